@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from attrs import define as _attrs_define
+
+if TYPE_CHECKING:
+    from ..models.detailed_error import DetailedError
+
+
+T = TypeVar("T", bound="DetailedErrorResponse")
+
+
+@_attrs_define
+class DetailedErrorResponse:
+    """Gives details for an error that occurred while handling the request, with the more specific errors that caused it.
+
+    Attributes:
+        error (DetailedError): Contains error information and an array of more specific errors.
+    """
+
+    error: DetailedError
+
+    def to_dict(self) -> dict[str, Any]:
+        error = self.error.to_dict()
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update(
+            {
+                "error": error,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.detailed_error import DetailedError  # noqa: PLC0415
+
+        d = dict(src_dict)
+        error = DetailedError.from_dict(d.pop("error"))
+
+        detailed_error_response = cls(
+            error=error,
+        )
+
+        return detailed_error_response

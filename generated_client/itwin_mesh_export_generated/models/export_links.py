@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from attrs import define as _attrs_define
+
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.link import Link
+
+
+T = TypeVar("T", bound="ExportLinks")
+
+
+@_attrs_define
+class ExportLinks:
+    """
+    Attributes:
+        mesh (Link | Unset): An href link reference.
+    """
+
+    mesh: Link | Unset = UNSET
+
+    def to_dict(self) -> dict[str, Any]:
+        mesh: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.mesh, Unset):
+            mesh = self.mesh.to_dict()
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update({})
+        if mesh is not UNSET:
+            field_dict["mesh"] = mesh
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.link import Link  # noqa: PLC0415
+
+        d = dict(src_dict)
+        _mesh = d.pop("mesh", UNSET)
+        mesh: Link | Unset
+        if isinstance(_mesh, Unset):
+            mesh = UNSET
+        else:
+            mesh = Link.from_dict(_mesh)
+
+        export_links = cls(
+            mesh=mesh,
+        )
+
+        return export_links
