@@ -33,14 +33,15 @@ check-generated: install
 	$(PY) generator/generate.py check
 
 lint: install lint-spec
-	$(BIN)/ruff check generator tests
-	$(BIN)/ruff format --check generator tests
+	$(BIN)/ruff check src generator tests
+	$(BIN)/ruff format --check src generator tests
 
 lint-spec: install
 	node_modules/.bin/redocly lint openapi/mesh-export.yaml --format=stylish
 
 typecheck: install
 	$(BIN)/mypy --strict generated_client/itwin_mesh_export_generated
+	$(BIN)/mypy --strict -p itwin_mesh_export
 
 # The README's test command: installs everything, then runs every test (spec, generation, ...).
 test: install
