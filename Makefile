@@ -44,7 +44,7 @@ typecheck: install
 	$(BIN)/mypy --strict -p itwin_mesh_export
 
 # The README's test command: installs everything, then runs every test (spec, generation, ...).
-test: install
+test: install check-generated
 	$(BIN)/pytest -n 2
 
 check: lint typecheck check-generated test
