@@ -1,13 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
-
-if TYPE_CHECKING:
-    from ..models.detailed_error import DetailedError
-
 
 T = TypeVar("T", bound="DetailedErrorResponse")
 
@@ -37,13 +33,14 @@ class DetailedErrorResponse:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.detailed_error import DetailedError  # noqa: PLC0415
-
-        d = dict(src_dict)
-        error = DetailedError.from_dict(d.pop("error"))
+        d = src_dict
+        error = DetailedError.from_dict(d["error"])
 
         detailed_error_response = cls(
             error=error,
         )
 
         return detailed_error_response
+
+
+from ..models.detailed_error import DetailedError  # noqa: E402

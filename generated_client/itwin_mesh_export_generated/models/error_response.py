@@ -1,13 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
-
-if TYPE_CHECKING:
-    from ..models.error import Error
-
 
 T = TypeVar("T", bound="ErrorResponse")
 
@@ -39,13 +35,14 @@ class ErrorResponse:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.error import Error  # noqa: PLC0415
-
-        d = dict(src_dict)
-        error = Error.from_dict(d.pop("error"))
+        d = src_dict
+        error = Error.from_dict(d["error"])
 
         error_response = cls(
             error=error,
         )
 
         return error_response
+
+
+from ..models.error import Error  # noqa: E402

@@ -1,18 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 
 from ..models.export_status import ExportStatus
 from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.export_links import ExportLinks
-    from ..models.export_result_body import ExportResultBody
-    from ..models.export_stats_display import ExportStatsDisplay
-
 
 T = TypeVar("T", bound="Export")
 
@@ -90,31 +84,27 @@ class Export:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.export_links import ExportLinks  # noqa: PLC0415
-        from ..models.export_result_body import ExportResultBody  # noqa: PLC0415
-        from ..models.export_stats_display import ExportStatsDisplay  # noqa: PLC0415
+        d = src_dict
+        id = d["id"]
 
-        d = dict(src_dict)
-        id = d.pop("id")
+        display_name = d["displayName"]
 
-        display_name = d.pop("displayName")
+        status = ExportStatus(d["status"])
 
-        status = ExportStatus(d.pop("status"))
+        last_modified = d["lastModified"]
 
-        last_modified = d.pop("lastModified")
+        request = ExportResultBody.from_dict(d["request"])
 
-        request = ExportResultBody.from_dict(d.pop("request"))
-
-        _stats = d.pop("stats", UNSET)
+        _stats = d.get("stats", UNSET)
         stats: ExportStatsDisplay | Unset
         if isinstance(_stats, Unset):
             stats = UNSET
         else:
             stats = ExportStatsDisplay.from_dict(_stats)
 
-        error = d.pop("error", UNSET)
+        error = d.get("error", UNSET)
 
-        _field_links = d.pop("_links", UNSET)
+        _field_links = d.get("_links", UNSET)
         field_links: ExportLinks | Unset
         if isinstance(_field_links, Unset):
             field_links = UNSET
@@ -133,3 +123,8 @@ class Export:
         )
 
         return export
+
+
+from ..models.export_links import ExportLinks  # noqa: E402
+from ..models.export_result_body import ExportResultBody  # noqa: E402
+from ..models.export_stats_display import ExportStatsDisplay  # noqa: E402

@@ -1,15 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 
 from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.link import Link
-
 
 T = TypeVar("T", bound="ExportLinks")
 
@@ -38,10 +34,8 @@ class ExportLinks:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.link import Link  # noqa: PLC0415
-
-        d = dict(src_dict)
-        _mesh = d.pop("mesh", UNSET)
+        d = src_dict
+        _mesh = d.get("mesh", UNSET)
         mesh: Link | Unset
         if isinstance(_mesh, Unset):
             mesh = UNSET
@@ -53,3 +47,6 @@ class ExportLinks:
         )
 
         return export_links
+
+
+from ..models.link import Link  # noqa: E402

@@ -1,15 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 
 from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.export import Export
-
 
 T = TypeVar("T", bound="ExportResponse")
 
@@ -49,10 +45,8 @@ class ExportResponse:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.export import Export  # noqa: PLC0415
-
-        d = dict(src_dict)
-        _export = d.pop("export", UNSET)
+        d = src_dict
+        _export = d.get("export", UNSET)
         export: Export | Unset
         if isinstance(_export, Unset):
             export = UNSET
@@ -64,3 +58,6 @@ class ExportResponse:
         )
 
         return export_response
+
+
+from ..models.export import Export  # noqa: E402

@@ -1,16 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 
 from ..models.export_type import ExportType
 from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.tiler_config_item import TilerConfigItem
-
 
 T = TypeVar("T", bound="ExportResultBody")
 
@@ -79,22 +75,20 @@ class ExportResultBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.tiler_config_item import TilerConfigItem  # noqa: PLC0415
+        d = src_dict
+        i_model_id = d["iModelId"]
 
-        d = dict(src_dict)
-        i_model_id = d.pop("iModelId")
+        changeset_id = d["changesetId"]
 
-        changeset_id = d.pop("changesetId")
+        export_type = ExportType(d["exportType"])
 
-        export_type = ExportType(d.pop("exportType"))
+        context_id = d.get("contextId", UNSET)
 
-        context_id = d.pop("contextId", UNSET)
+        i_twin_id = d.get("iTwinId", UNSET)
 
-        i_twin_id = d.pop("iTwinId", UNSET)
+        changeset_index = d.get("changesetIndex", UNSET)
 
-        changeset_index = d.pop("changesetIndex", UNSET)
-
-        _tiler_config = d.pop("tilerConfig", UNSET)
+        _tiler_config = d.get("tilerConfig", UNSET)
         tiler_config: list[TilerConfigItem] | Unset = UNSET
         if _tiler_config is not UNSET:
             tiler_config = []
@@ -114,3 +108,6 @@ class ExportResultBody:
         )
 
         return export_result_body
+
+
+from ..models.tiler_config_item import TilerConfigItem  # noqa: E402

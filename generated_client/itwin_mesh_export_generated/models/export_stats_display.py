@@ -2,16 +2,11 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 
 from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.export_dir_structure import ExportDirStructure
-    from ..models.export_metrics import ExportMetrics
-
 
 T = TypeVar("T", bound="ExportStatsDisplay")
 
@@ -100,39 +95,36 @@ class ExportStatsDisplay:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.export_dir_structure import ExportDirStructure  # noqa: PLC0415
-        from ..models.export_metrics import ExportMetrics  # noqa: PLC0415
+        d = src_dict
+        i_model_size = d.get("iModelSize", UNSET)
 
-        d = dict(src_dict)
-        i_model_size = d.pop("iModelSize", UNSET)
+        compressed_size = d.get("compressedSize", UNSET)
 
-        compressed_size = d.pop("compressedSize", UNSET)
+        raw_size = d.get("rawSize", UNSET)
 
-        raw_size = d.pop("rawSize", UNSET)
-
-        _start_time = d.pop("startTime", UNSET)
+        _start_time = d.get("startTime", UNSET)
         start_time: datetime.datetime | Unset
         if isinstance(_start_time, Unset):
             start_time = UNSET
         else:
             start_time = datetime.datetime.fromisoformat(_start_time)
 
-        duration = d.pop("duration", UNSET)
+        duration = d.get("duration", UNSET)
 
-        disk_size = d.pop("diskSize", UNSET)
+        disk_size = d.get("diskSize", UNSET)
 
-        free_disk_space = d.pop("freeDiskSpace", UNSET)
+        free_disk_space = d.get("freeDiskSpace", UNSET)
 
-        export_dir_size = d.pop("exportDirSize", UNSET)
+        export_dir_size = d.get("exportDirSize", UNSET)
 
-        _export_dir_structure = d.pop("exportDirStructure", UNSET)
+        _export_dir_structure = d.get("exportDirStructure", UNSET)
         export_dir_structure: ExportDirStructure | Unset
         if isinstance(_export_dir_structure, Unset):
             export_dir_structure = UNSET
         else:
             export_dir_structure = ExportDirStructure.from_dict(_export_dir_structure)
 
-        _metrics = d.pop("metrics", UNSET)
+        _metrics = d.get("metrics", UNSET)
         metrics: ExportMetrics | Unset
         if isinstance(_metrics, Unset):
             metrics = UNSET
@@ -153,3 +145,7 @@ class ExportStatsDisplay:
         )
 
         return export_stats_display
+
+
+from ..models.export_dir_structure import ExportDirStructure  # noqa: E402
+from ..models.export_metrics import ExportMetrics  # noqa: E402

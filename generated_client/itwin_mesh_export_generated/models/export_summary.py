@@ -52,14 +52,14 @@ class ExportSummary:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        id = d.pop("id")
+        d = src_dict
+        id = d["id"]
 
-        display_name = d.pop("displayName")
+        display_name = d["displayName"]
 
-        status = ExportStatus(d.pop("status"))
+        status = ExportStatus(d["status"])
 
-        last_modified = d.pop("lastModified", UNSET)
+        last_modified = d.get("lastModified", UNSET)
 
         export_summary = cls(
             id=id,

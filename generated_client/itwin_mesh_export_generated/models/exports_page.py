@@ -1,17 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 
 from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.export import Export
-    from ..models.export_summary import ExportSummary
-    from ..models.page_links import PageLinks
-
 
 T = TypeVar("T", bound="ExportsPage")
 
@@ -30,8 +24,6 @@ class ExportsPage:
     field_links: PageLinks | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.export import Export  # noqa: PLC0415
-
         exports = []
         for exports_item_data in self.exports:
             exports_item: dict[str, Any]
@@ -60,13 +52,9 @@ class ExportsPage:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.export import Export  # noqa: PLC0415
-        from ..models.export_summary import ExportSummary  # noqa: PLC0415
-        from ..models.page_links import PageLinks  # noqa: PLC0415
-
-        d = dict(src_dict)
+        d = src_dict
         exports = []
-        _exports = d.pop("exports")
+        _exports = d["exports"]
         for exports_item_data in _exports:
 
             def _parse_exports_item(data: object) -> Export | ExportSummary:
@@ -88,7 +76,7 @@ class ExportsPage:
 
             exports.append(exports_item)
 
-        _field_links = d.pop("_links", UNSET)
+        _field_links = d.get("_links", UNSET)
         field_links: PageLinks | Unset
         if isinstance(_field_links, Unset):
             field_links = UNSET
@@ -101,3 +89,8 @@ class ExportsPage:
         )
 
         return exports_page
+
+
+from ..models.export import Export  # noqa: E402
+from ..models.export_summary import ExportSummary  # noqa: E402
+from ..models.page_links import PageLinks  # noqa: E402

@@ -33,8 +33,8 @@ class Link:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        href = d.pop("href")
+        d = src_dict
+        href = d["href"]
 
         link = cls(
             href=href,

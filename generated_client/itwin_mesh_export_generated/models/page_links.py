@@ -1,15 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 
 from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.link import Link
-
 
 T = TypeVar("T", bound="PageLinks")
 
@@ -55,24 +51,22 @@ class PageLinks:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.link import Link  # noqa: PLC0415
-
-        d = dict(src_dict)
-        _self_ = d.pop("self", UNSET)
+        d = src_dict
+        _self_ = d.get("self", UNSET)
         self_: Link | Unset
         if isinstance(_self_, Unset):
             self_ = UNSET
         else:
             self_ = Link.from_dict(_self_)
 
-        _prev = d.pop("prev", UNSET)
+        _prev = d.get("prev", UNSET)
         prev: Link | Unset
         if isinstance(_prev, Unset):
             prev = UNSET
         else:
             prev = Link.from_dict(_prev)
 
-        _next_ = d.pop("next", UNSET)
+        _next_ = d.get("next", UNSET)
         next_: Link | Unset
         if isinstance(_next_, Unset):
             next_ = UNSET
@@ -86,3 +80,6 @@ class PageLinks:
         )
 
         return page_links
+
+
+from ..models.link import Link  # noqa: E402

@@ -1,16 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 
 from ..models.export_type import ExportType
 from ..types import UNSET, Unset
-
-if TYPE_CHECKING:
-    from ..models.tiler_config_item import TilerConfigItem
-
 
 T = TypeVar("T", bound="StartExport")
 
@@ -67,21 +63,19 @@ class StartExport:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.tiler_config_item import TilerConfigItem  # noqa: PLC0415
+        d = src_dict
+        i_model_id = d["iModelId"]
 
-        d = dict(src_dict)
-        i_model_id = d.pop("iModelId")
+        changeset_id = d.get("changesetId", UNSET)
 
-        changeset_id = d.pop("changesetId", UNSET)
-
-        _export_type = d.pop("exportType", UNSET)
+        _export_type = d.get("exportType", UNSET)
         export_type: ExportType | Unset
         if isinstance(_export_type, Unset):
             export_type = UNSET
         else:
             export_type = ExportType(_export_type)
 
-        _tiler_config = d.pop("tilerConfig", UNSET)
+        _tiler_config = d.get("tilerConfig", UNSET)
         tiler_config: list[TilerConfigItem] | Unset = UNSET
         if _tiler_config is not UNSET:
             tiler_config = []
@@ -98,3 +92,6 @@ class StartExport:
         )
 
         return start_export
+
+
+from ..models.tiler_config_item import TilerConfigItem  # noqa: E402

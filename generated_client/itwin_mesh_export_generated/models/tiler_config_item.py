@@ -39,13 +39,13 @@ class TilerConfigItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        d = dict(src_dict)
-        key = d.pop("key")
+        d = src_dict
+        key = d["key"]
 
         def _parse_value(data: object) -> bool | float | str:
             return cast(bool | float | str, data)
 
-        value = _parse_value(d.pop("value"))
+        value = _parse_value(d["value"])
 
         tiler_config_item = cls(
             key=key,
