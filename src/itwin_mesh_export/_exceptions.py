@@ -23,7 +23,9 @@ parser runs. The tree, as users catch it:
     ├── WaitTimeoutError                the export did not finish before the deadline
     └── DownloadError                   fetching the produced files failed
         ├── UnsafeTilesetError              a tileset URI escapes the target or names another host
+        ├── InvalidTilesetError             a tileset (or glTF) file is not JSON of the expected shape
         ├── StorageError                    the storage answered an error status (signature, missing blob)
+        │   └── LinkExpiredError                the storage refused the link's signature (expired)
         └── IncompleteDownloadError         files the tileset references are missing on disk
 
 No message, repr or attribute built here holds a token or a signature: URLs go through
@@ -54,6 +56,8 @@ __all__ = [
     "IncompleteDownloadError",
     "InternalServerError",
     "InvalidArgumentError",
+    "InvalidTilesetError",
+    "LinkExpiredError",
     "MeshExportError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -234,13 +238,29 @@ class UnsafeTilesetError(DownloadError):
         self.uri = redact_url(uri)
 
 
-class StorageError(DownloadError):
-    """The storage host answered an error status. `url` is redacted."""
+class InvalidTilesetError(DownloadError):
+    """A tileset (or glTF) file the download must read is not JSON of the expected shape, or uses a
+    feature the downloader cannot follow (implicit tiling). `path` is the file's path in the export."""
 
-    def __init__(self, message: str, *, status_code: int | None, url: str) -> None:
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class StorageError(DownloadError):
+    """The storage host answered an error status, or could not be reached after the retries.
+    `url` is redacted; `error_code` is the storage's own code (Azure's `x-ms-error-code`), if any."""
+
+    def __init__(self, message: str, *, status_code: int | None, url: str, error_code: str | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.url = redact_url(url)
+        self.error_code = error_code
+
+
+class LinkExpiredError(StorageError):
+    """The storage refused the link's signature (401/403, Azure `AuthenticationFailed`): it expired
+    or was revoked, and no fresh link could be had (no `refresh_href`, or the fresh one was refused too)."""
 
 
 class IncompleteDownloadError(DownloadError):
