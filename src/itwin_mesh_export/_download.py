@@ -1,0 +1,459 @@
+"""Download a Complete export's whole 3D Tiles tileset into a directory: in parallel, resumably,
+safely, in sync (`download_tileset`) and async (`download_tileset_async`) forms.
+
+No generic client does this, so it is hand-written on httpx alone (azure-storage-blob would not
+serve the CDN variant of the link). How the two forms share one logic: everything that decides is
+pure and shared, and each form is only a thin loop that moves bytes.
+
+- `_storage_link`: the link, and the safety gate every tileset URI passes before it is fetched;
+- `_tileset`: what a tileset or glTF file references, bounded against hostile files;
+- `_partial_file`: the bytes on disk of a file in progress, and what a storage answer means for
+  them (append, replace, retry, refresh the link, fail);
+- `_transfer`: one file's attempts as a state machine (request -> response -> chunks -> end);
+- `_download_plan`: the queue of files, the link and its refreshes, progress, the result;
+- `_manifest`: the journal of finished files and the final manifest;
+- here: two drivers, each ~40 lines, that send the requests the state machine asks for and feed
+  its answers back; threads (a ThreadPoolExecutor) for sync, tasks (anyio) for async.
+
+The storage is reached through its own httpx client with no auth, no redirects and a
+user agent of its own: the API's bearer token never goes there. A refused signature (401/403)
+triggers one call to `refresh_href`, shared by every file in flight, after which each file goes on
+from the bytes it has. In the async form, file writes of one chunk happen on the event loop (they
+land in the page cache in microseconds); reading a partial file back, fsync, rename and parsing
+run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import math
+import os
+import shutil
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+import anyio
+import anyio.to_thread
+import httpx
+
+from ._download_plan import DownloadPlan, DownloadProgress, DownloadResult, FileJob, FileOutcome
+from ._download_retry import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER_S, RetryPolicy
+from ._exceptions import DownloadError, InvalidArgumentError
+from ._manifest import Journal, load_records, write_manifest
+from ._storage_link import STATE_DIR_NAME, StorageLink
+from ._tileset import TilesetLimits
+from ._transfer import DownloadCancelled, FileTransfer, Step, StepKind
+from ._version import __version__
+
+__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_TIMEOUT", "download_tileset", "download_tileset_async"]
+
+logger = logging.getLogger("itwin_mesh_export.download")
+
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 256
+# Storage reads can stall longer than API calls (large blobs, cold CDN edges): a longer read timeout.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=None)
+USER_AGENT = f"itwin-mesh-export/{__version__} (download)"
+LOCK_NAME = "lock"
+
+
+def download_tileset(
+    mesh_href: str,
+    dest: str | os.PathLike[str],
+    *,
+    refresh_href: Callable[[], str] | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_progress: Callable[[DownloadProgress], None] | None = None,
+    http_client: httpx.Client | None = None,
+    transport: httpx.BaseTransport | None = None,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S,
+    limits: TilesetLimits | None = None,
+    fsync: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DownloadResult:
+    """Download the tileset behind an export's `_links.mesh.href` into `dest`.
+
+    Fetches `tileset.json`, every file it references, external tilesets and what they reference,
+    with at most `concurrency` files at a time; skips files an earlier run finished and resumes
+    partial ones; checks that every referenced file is on disk; writes the manifest.
+
+    `refresh_href` returns a fresh href (fetch the export again) when the storage refuses the
+    signature; without it that is a LinkExpiredError. `on_progress` is called (one call at a
+    time, from worker threads) as files and bytes arrive. `http_client` (no auth allowed) or
+    `transport` replace the default storage client. `sleep` is injectable for tests.
+
+    Raises UnsafeTilesetError, InvalidTilesetError, StorageError (LinkExpiredError),
+    IncompleteDownloadError, DownloadError; InvalidArgumentError for bad arguments. On any error
+    the bytes on disk are kept, and running again resumes.
+    """
+    _check_client(http_client, transport)
+    session = _Session.open(
+        mesh_href,
+        dest,
+        refresh=refresh_href is not None,
+        concurrency=concurrency,
+        on_progress=on_progress,
+        max_retries=max_retries,
+        max_retry_after_s=max_retry_after_s,
+        limits=limits,
+        fsync=fsync,
+    )
+    with session:
+        client = http_client or httpx.Client(
+            transport=transport, timeout=timeout, limits=_pool_limits(concurrency), headers={"User-Agent": USER_AGENT}
+        )
+        try:
+            _run_sync(session, client, refresh_href, concurrency, sleep)
+        finally:
+            if http_client is None:
+                client.close()
+        return session.complete()
+
+
+async def download_tileset_async(
+    mesh_href: str,
+    dest: str | os.PathLike[str],
+    *,
+    refresh_href: Callable[[], Awaitable[str]] | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_progress: Callable[[DownloadProgress], None] | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S,
+    limits: TilesetLimits | None = None,
+    fsync: bool = True,
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+) -> DownloadResult:
+    """The async form of `download_tileset` (asyncio or trio, through anyio): same arguments,
+    with an async `refresh_href`, client, transport and `sleep`. `on_progress` is called on the
+    event loop."""
+    _check_client(http_client, transport)
+    session = await anyio.to_thread.run_sync(
+        lambda: _Session.open(
+            mesh_href,
+            dest,
+            refresh=refresh_href is not None,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            max_retries=max_retries,
+            max_retry_after_s=max_retry_after_s,
+            limits=limits,
+            fsync=fsync,
+        )
+    )
+    with session:
+        client = http_client or httpx.AsyncClient(
+            transport=transport, timeout=timeout, limits=_pool_limits(concurrency), headers={"User-Agent": USER_AGENT}
+        )
+        try:
+            await _run_async(session, client, refresh_href, concurrency, sleep)
+        finally:
+            if http_client is None:
+                await client.aclose()
+        return await anyio.to_thread.run_sync(session.complete)
+
+
+# -- the sync driver --------------------------------------------------------------------------
+
+
+def _run_sync(
+    session: _Session,
+    client: httpx.Client,
+    refresh_href: Callable[[], str] | None,
+    concurrency: int,
+    sleep: Callable[[float], None],
+) -> None:
+    plan = session.plan
+    stop = threading.Event()
+    refresh_lock = threading.Lock()
+
+    def refresh(step: Step, job: FileJob) -> None:
+        with refresh_lock:  # single flight: the first refused file refreshes, the others reuse it
+            assert step.link is not None
+            if plan.refresh_needed(step.link, path=job.path, status=step.status, reason=step.reason):
+                assert refresh_href is not None  # refresh_needed raised otherwise
+                plan.install_link(refresh_href())
+
+    def work(job: FileJob) -> FileOutcome:
+        transfer = session.transfer(job, stopped=stop.is_set)
+        try:
+            if transfer.prepare():
+                transfer.announce()
+                while True:
+                    if stop.is_set():
+                        raise DownloadCancelled
+                    url, headers = transfer.request()
+                    try:
+                        with client.stream("GET", url, headers=headers, follow_redirects=False) as response:
+                            step = transfer.on_response(response.status_code, response.headers)
+                            if step.kind is StepKind.STREAM:
+                                for chunk in response.iter_raw() if step.raw else response.iter_bytes():
+                                    transfer.on_chunk(chunk)
+                                step = transfer.on_body_end()
+                    except httpx.RequestError as exc:
+                        step = transfer.on_transport_error(exc)
+                    if step.kind is StepKind.DONE:
+                        break
+                    if step.kind is StepKind.REFRESH:
+                        refresh(step, job)
+                    else:
+                        sleep(step.delay_s)
+            return transfer.finish()
+        finally:
+            transfer.close()
+
+    with concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="itwin-mesh-export") as pool:
+        running: dict[concurrent.futures.Future[FileOutcome], FileJob] = {}
+        try:
+            while True:
+                while len(running) < concurrency and (job := plan.next_job()) is not None:
+                    running[pool.submit(work, job)] = job
+                if not running:
+                    break
+                done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    plan.finish(running.pop(future), future.result())
+        finally:
+            stop.set()  # after an error (or ^C): the other files stop at their next chunk
+            for future in running:
+                future.cancel()
+
+
+# -- the async driver -------------------------------------------------------------------------
+
+
+async def _run_async(
+    session: _Session,
+    client: httpx.AsyncClient,
+    refresh_href: Callable[[], Awaitable[str]] | None,
+    concurrency: int,
+    sleep: Callable[[float], Awaitable[None]],
+) -> None:
+    plan = session.plan
+    refresh_lock = anyio.Lock()
+
+    async def refresh(step: Step, job: FileJob) -> None:
+        async with refresh_lock:  # single flight: the first refused file refreshes, the others reuse it
+            assert step.link is not None
+            if plan.refresh_needed(step.link, path=job.path, status=step.status, reason=step.reason):
+                assert refresh_href is not None  # refresh_needed raised otherwise
+                plan.install_link(await refresh_href())
+
+    async def work(job: FileJob) -> FileOutcome:
+        transfer = session.transfer(job)
+        try:
+            if await anyio.to_thread.run_sync(transfer.prepare):
+                transfer.announce()
+                while True:
+                    url, headers = transfer.request()
+                    try:
+                        async with client.stream("GET", url, headers=headers, follow_redirects=False) as response:
+                            step = transfer.on_response(response.status_code, response.headers)
+                            if step.kind is StepKind.STREAM:
+                                async for chunk in response.aiter_raw() if step.raw else response.aiter_bytes():
+                                    transfer.on_chunk(chunk)
+                                step = transfer.on_body_end()
+                    except httpx.RequestError as exc:
+                        step = transfer.on_transport_error(exc)
+                    if step.kind is StepKind.DONE:
+                        break
+                    if step.kind is StepKind.REFRESH:
+                        await refresh(step, job)
+                    else:
+                        await sleep(step.delay_s)
+            return await anyio.to_thread.run_sync(transfer.finish)
+        finally:
+            transfer.close()
+
+    outcomes_in, outcomes = anyio.create_memory_object_stream[tuple[FileJob, FileOutcome | Exception]](math.inf)
+
+    async def run(job: FileJob) -> None:
+        try:
+            result: FileOutcome | Exception = await work(job)
+        except Exception as exc:  # handed to the scheduler, which cancels the others and raises it
+            result = exc
+        outcomes_in.send_nowait((job, result))
+
+    error: Exception | None = None
+    with outcomes_in, outcomes:
+        async with anyio.create_task_group() as tasks:
+            running = 0
+            while True:
+                while running < concurrency and (job := plan.next_job()) is not None:
+                    tasks.start_soon(run, job)
+                    running += 1
+                if not running:
+                    break
+                job, result = await outcomes.receive()
+                running -= 1
+                try:
+                    if isinstance(result, Exception):
+                        raise result
+                    plan.finish(job, result)
+                except Exception as exc:
+                    error = exc
+                    tasks.cancel_scope.cancel()
+                    break
+    if error is not None:
+        raise error
+
+
+# -- what both drivers share ------------------------------------------------------------------
+
+
+class _Session:
+    """One download's set-up and end: arguments checked, the target directory locked against a
+    second concurrent download, earlier runs' records loaded, the journal open; at the end the
+    completeness check, the manifest, and the state directory removed."""
+
+    def __init__(
+        self,
+        *,
+        dest: Path,
+        state_dir: Path,
+        plan: DownloadPlan,
+        journal: Journal,
+        policy: RetryPolicy,
+        fsync: bool,
+        lock: IO[bytes] | None,
+    ) -> None:
+        self.dest = dest
+        self.state_dir = state_dir
+        self.plan = plan
+        self.journal = journal
+        self.policy = policy
+        self.fsync = fsync
+        self._lock = lock
+
+    @classmethod
+    def open(
+        cls,
+        mesh_href: str,
+        dest: str | os.PathLike[str],
+        *,
+        refresh: bool,
+        concurrency: int,
+        on_progress: Callable[[DownloadProgress], None] | None,
+        max_retries: int,
+        max_retry_after_s: float,
+        limits: TilesetLimits | None,
+        fsync: bool,
+    ) -> _Session:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise InvalidArgumentError(
+                f"concurrency must be an integer from 1 to {MAX_CONCURRENCY}, got {concurrency!r}"
+            )
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise InvalidArgumentError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+        if not max_retry_after_s >= 0:
+            raise InvalidArgumentError(f"max_retry_after_s must be >= 0, got {max_retry_after_s!r}")
+        link = StorageLink.parse(mesh_href)
+        root = Path(dest)
+        state_dir = root / STATE_DIR_NAME
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DownloadError(f"cannot create the target directory {root}: {exc.strerror or exc}") from exc
+        lock = _lock_directory(state_dir / LOCK_NAME, root)
+        try:
+            records, journal_matches = load_records(root, state_dir, source=link.source)
+            journal = Journal(state_dir, source=link.source)
+            journal.open(keep=journal_matches)
+        except OSError as exc:
+            if lock is not None:
+                lock.close()
+            raise DownloadError(f"cannot open the download journal in {state_dir}: {exc.strerror or exc}") from exc
+        plan = DownloadPlan(
+            link=link,
+            dest=root,
+            limits=limits or TilesetLimits(),
+            records=records,
+            can_refresh=refresh,
+            on_progress=on_progress,
+        )
+        logger.info("downloading the tileset of %s into %s (%d known complete files)", link.source, root, len(records))
+        policy = RetryPolicy(max_retries=max_retries, max_retry_after_s=max_retry_after_s)
+        return cls(dest=root, state_dir=state_dir, plan=plan, journal=journal, policy=policy, fsync=fsync, lock=lock)
+
+    def transfer(self, job: FileJob, *, stopped: Callable[[], bool] = lambda: False) -> FileTransfer:
+        return FileTransfer(
+            plan=self.plan,
+            job=job,
+            journal=self.journal,
+            policy=self.policy,
+            fsync=self.fsync,
+            state_dir=self.state_dir,
+            stopped=stopped,
+        )
+
+    def complete(self) -> DownloadResult:
+        """The completeness check, the manifest, and the partial-download state removed."""
+        entries = self.plan.check_complete()
+        try:
+            manifest = write_manifest(self.dest, source=self.plan.source, entries=entries, fsync=self.fsync)
+        except OSError as exc:
+            raise DownloadError(f"cannot write the manifest in {self.dest}: {exc.strerror or exc}") from exc
+        self.journal.close()
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+        result = self.plan.result(manifest, entries)
+        logger.info(
+            "downloaded %d files (%d bytes; %d fetched now, %d already complete) into %s",
+            len(entries),
+            result.bytes_total,
+            result.files_downloaded,
+            result.files_skipped,
+            self.dest,
+        )
+        return result
+
+    def __enter__(self) -> _Session:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.journal.close()
+        if self._lock is not None:
+            self._lock.close()
+
+
+def _lock_directory(path: Path, dest: Path) -> IO[bytes] | None:
+    """Hold an exclusive lock on the target directory for this download (POSIX). Two downloads
+    into one directory would corrupt each other's partial files."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory lock; one download per directory is up to the caller
+        return None
+    try:
+        handle = path.open("ab")
+    except OSError as exc:
+        raise DownloadError(f"cannot create the lock file in {path.parent}: {exc.strerror or exc}") from exc
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise DownloadError(f"another download is already writing into {dest}") from None
+    return handle
+
+
+def _check_client(http_client: httpx.Client | httpx.AsyncClient | None, transport: object) -> None:
+    if http_client is not None and transport is not None:
+        raise InvalidArgumentError("pass http_client or transport, not both")
+    if http_client is not None and (http_client.auth is not None or "authorization" in http_client.headers):
+        raise InvalidArgumentError(
+            "the storage client must not carry credentials: the storage link is signed, and the API's token "
+            "must never reach the storage host (pass a client without auth)"
+        )
+
+
+def _pool_limits(concurrency: int) -> httpx.Limits:
+    return httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)

@@ -1,0 +1,234 @@
+"""What a download leaves in the target directory besides the tiles: the manifest of a finished
+download, and the journal of files finished by a download still in progress.
+
+Manifest: `<dest>/itwin-mesh-export.manifest.json`, written atomically once every file is on
+disk and checked, sorted and without timestamps, so that a resumed download produces exactly the
+bytes an uninterrupted one does:
+
+    {
+      "format": "itwin-mesh-export.manifest",
+      "version": 1,
+      "source": "https://host/container/folder",      (the link without its signature)
+      "root": "tileset.json",
+      "files": [{"path": "tiles/0.glb", "size": 1234, "sha256": "<64 hex>"}, ...]
+    }
+
+`path` is relative to `<dest>`, "/"-separated, as decoded from the tileset's URIs.
+
+Journal: `<dest>/.itwin-mesh-export/completed.jsonl`, one JSON object per line: first
+`{"source": ...}`, then one `{"path", "size", "sha256"}` per file renamed into place. A line cut
+short by a kill is ignored. Both files tell a later run which files it may skip (the file must
+still have the recorded size); records from another source are ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from ._exceptions import DownloadError, IncompleteDownloadError
+from ._storage_link import MANIFEST_NAME, ROOT_TILESET
+
+__all__ = ["Journal", "ManifestEntry", "load_records", "read_manifest", "verify_download", "write_manifest"]
+
+MANIFEST_FORMAT = "itwin-mesh-export.manifest"
+MANIFEST_VERSION = 1
+JOURNAL_NAME = "completed.jsonl"
+_HASH_CHUNK_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True, order=True)
+class ManifestEntry:
+    """One downloaded file: its path relative to the target directory, size and SHA-256 (hex)."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+def local_path(dest: Path, path: str) -> Path:
+    return dest.joinpath(*path.split("/"))
+
+
+def sha256_file(path: Path, *, limit: int | None = None) -> str:
+    """SHA-256 (hex) of a file, or of its first `limit` bytes."""
+    digest = hashlib.sha256()
+    remaining = limit
+    with path.open("rb") as f:
+        while remaining is None or remaining > 0:
+            chunk = f.read(_HASH_CHUNK_BYTES if remaining is None else min(_HASH_CHUNK_BYTES, remaining))
+            if not chunk:
+                break
+            digest.update(chunk)
+            if remaining is not None:
+                remaining -= len(chunk)
+    return digest.hexdigest()
+
+
+class Journal:
+    """The append-only list of finished files of a download in progress (thread-safe)."""
+
+    def __init__(self, state_dir: Path, *, source: str) -> None:
+        self.path = state_dir / JOURNAL_NAME
+        self._source = source
+        self._lock = threading.Lock()
+        self._file: IO[str] | None = None
+
+    def open(self, *, keep: bool) -> None:
+        """Open for appending; `keep=False` starts a new journal (the old one is for another source)."""
+        fresh = not keep or not self.path.exists()
+        self._file = self.path.open("w" if fresh else "a", encoding="utf-8")
+        if fresh:
+            self._write({"source": self._source})
+        else:
+            self._file.write("\n")  # ends a line a kill may have cut short, so the next one parses
+
+    def append(self, entry: ManifestEntry) -> None:
+        with self._lock:
+            self._write({"path": entry.path, "size": entry.size, "sha256": entry.sha256})
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def _write(self, record: Mapping[str, Any]) -> None:
+        if self._file is None:
+            raise DownloadError("internal error: the download journal is not open")
+        self._file.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
+        self._file.flush()
+
+
+def load_records(dest: Path, state_dir: Path, *, source: str) -> tuple[dict[str, ManifestEntry], bool]:
+    """Files earlier runs finished for this source, from the manifest then the journal, and
+    whether the journal on disk belongs to this source (so may be appended to)."""
+    records: dict[str, ManifestEntry] = {}
+    manifest = _read_json(dest / MANIFEST_NAME)
+    if isinstance(manifest, Mapping) and manifest.get("source") == source:
+        records.update(_entries(manifest.get("files")))
+    journal_matches = False
+    try:
+        lines = (state_dir / JOURNAL_NAME).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    header, *rest = [_parse_line(line) for line in lines if line.strip()] or [None]
+    if isinstance(header, Mapping) and header.get("source") == source:
+        journal_matches = True
+        records.update(_entries(rest))
+    return records, journal_matches
+
+
+def write_manifest(dest: Path, *, source: str, entries: Iterable[ManifestEntry], fsync: bool) -> Path:
+    """Write the manifest atomically (temporary file, fsync, rename) and return its path."""
+    document = {
+        "format": MANIFEST_FORMAT,
+        "version": MANIFEST_VERSION,
+        "source": source,
+        "root": ROOT_TILESET,
+        "files": [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in sorted(entries)],
+    }
+    target = dest / MANIFEST_NAME
+    temporary = dest / f".{MANIFEST_NAME}.tmp"
+    with temporary.open("w", encoding="utf-8") as f:
+        json.dump(document, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+        f.flush()
+        if fsync:
+            os.fsync(f.fileno())
+    os.replace(temporary, target)
+    if fsync:
+        _fsync_directory(dest)
+    return target
+
+
+def read_manifest(dest: Path) -> list[ManifestEntry]:
+    """The entries of the manifest in `dest`. Raises DownloadError when it is missing or unreadable."""
+    document = _read_json(dest / MANIFEST_NAME)
+    if not isinstance(document, Mapping) or document.get("format") != MANIFEST_FORMAT:
+        raise DownloadError(f"{dest / MANIFEST_NAME} is missing or is not an itwin-mesh-export manifest")
+    files = document.get("files")
+    entries = list(_entries(files).values())
+    if not isinstance(files, list) or len(entries) != len(files):
+        raise DownloadError(f"{dest / MANIFEST_NAME} has malformed file entries")
+    return entries
+
+
+def verify_download(dest: str | os.PathLike[str]) -> list[ManifestEntry]:
+    """Check every file of a finished download against its manifest (presence, size, SHA-256).
+
+    Returns the entries when all match; raises IncompleteDownloadError listing the paths that are
+    missing or differ, DownloadError when there is no readable manifest.
+    """
+    root = Path(dest)
+    entries = read_manifest(root)
+    bad = []
+    for entry in entries:
+        target = local_path(root, entry.path)
+        try:
+            ok = target.stat().st_size == entry.size and sha256_file(target) == entry.sha256
+        except OSError:
+            ok = False
+        if not ok:
+            bad.append(entry.path)
+    if bad:
+        raise IncompleteDownloadError(
+            f"{len(bad)} of {len(entries)} files in {root} are missing or differ from the manifest: "
+            + ", ".join(bad[:10])
+            + (" ..." if len(bad) > 10 else ""),
+            missing=bad,
+        )
+    return entries
+
+
+def _entries(items: object) -> dict[str, ManifestEntry]:
+    result: dict[str, ManifestEntry] = {}
+    if not isinstance(items, list):
+        return result
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        path, size, digest = item.get("path"), item.get("size"), item.get("sha256")
+        if (
+            isinstance(path, str)
+            and isinstance(size, int)
+            and not isinstance(size, bool)
+            and size >= 0
+            and isinstance(digest, str)
+            and len(digest) == 64
+        ):
+            result[path] = ManifestEntry(path, size, digest)
+    return result
+
+
+def _parse_line(line: str) -> object:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def _fsync_directory(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # platforms (Windows) where a directory cannot be opened: nothing to sync
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,303 @@
+"""One file being downloaded: its bytes so far on disk, what the storage said about it, and the
+decisions that make a resumed download byte-identical to an uninterrupted one.
+
+On disk, under `<dest>/.itwin-mesh-export/parts/`, a file in progress is two files named by the
+SHA-256 of its relative path (so no tileset name can collide with them or make them too long):
+
+- `<key>.part`: the first bytes of the file, appended in order (a kill leaves a prefix);
+- `<key>.json`: `{"version": 1, "path": ..., "etag": ..., "last_modified": ..., "size": ...,
+  "resumable": ...}`, written (atomically) before the first byte of a new version of the file.
+
+A later attempt, or a later process, asks for the rest with `Range: bytes=<n>-` and `If-Range:
+<etag>` (or the Last-Modified date when the storage sent no strong ETag): a storage whose file
+changed answers 200 with the whole new file, which replaces the prefix, so two versions are never
+spliced. Without a validator, or with a Content-Encoding the storage insisted on, a partial file is
+not resumable and starts again from zero. A complete file is fsynced, then renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from ._download_retry import RETRYABLE_STATUSES, parse_retry_after_s
+from ._exceptions import DownloadError, StorageError, UnsafeTilesetError
+from ._manifest import ManifestEntry, local_path
+
+__all__ = ["PartialFile", "Verdict", "VerdictKind", "judge_response"]
+
+PARTS_DIR_NAME = "parts"
+SIDECAR_VERSION = 1
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
+_UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
+
+
+class VerdictKind(enum.Enum):
+    APPEND = "append"  # 206 continuing our bytes: write the body after them
+    REPLACE = "replace"  # 200: the body is the whole file, the bytes on disk (if any) are dropped
+    ALREADY_COMPLETE = "already complete"  # 416 saying the file is exactly as long as our bytes
+    DISCARD = "discard"  # the range answer does not fit our bytes: drop them, ask again from zero
+    REFRESH = "refresh"  # 401/403: the signature was refused (expired): get a fresh link
+    RETRY = "retry"  # throttled or a server-side failure: wait, ask again
+    FAIL = "fail"  # any other status: the file cannot be had
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: VerdictKind
+    total: int | None = None  # the file's full size, when the answer tells it
+    retry_after_s: float | None = None
+    reason: str = ""
+
+
+def judge_response(status: int, headers: Mapping[str, str], *, offset: int, etag: str | None) -> Verdict:
+    """What to do with the storage's answer to a request for a file of which `offset` bytes are
+    on disk (and were served with `etag`, if known). Pure: headers only, the body is not read."""
+    error_code = headers.get("x-ms-error-code")
+    if status == 200:
+        encoded = headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
+        return Verdict(VerdictKind.REPLACE, total=None if encoded else _content_length(headers))
+    if status == 206:
+        match = _CONTENT_RANGE.match(headers.get("content-range", ""))
+        if match is None:
+            return Verdict(VerdictKind.DISCARD, reason="a 206 answer without a readable Content-Range")
+        first, last, size = int(match[1]), int(match[2]), match[3]
+        total = int(size) if size != "*" else None
+        served_etag = headers.get("etag")
+        if etag is not None and served_etag is not None and served_etag != etag:
+            return Verdict(VerdictKind.DISCARD, reason="the file changed (another ETag) without If-Range noticing")
+        if first != offset or last < first or (total is not None and last >= total):
+            return Verdict(VerdictKind.DISCARD, reason=f"the storage sent bytes {first}-{last}, not from {offset}")
+        return Verdict(VerdictKind.APPEND, total=total)
+    if status == 416:
+        match = _UNSATISFIED_RANGE.match(headers.get("content-range", ""))
+        if match is not None and int(match[1]) == offset and offset > 0:
+            return Verdict(VerdictKind.ALREADY_COMPLETE, total=offset)
+        return Verdict(VerdictKind.DISCARD, reason="the storage cannot serve the rest of the bytes on disk")
+    if status in (401, 403):
+        return Verdict(VerdictKind.REFRESH, reason=_status_text(status, error_code))
+    if status in RETRYABLE_STATUSES or status > 500:
+        return Verdict(
+            VerdictKind.RETRY,
+            retry_after_s=parse_retry_after_s(headers.get("retry-after")),
+            reason=_status_text(status, error_code),
+        )
+    if 300 <= status < 400:
+        return Verdict(VerdictKind.FAIL, reason=f"{_status_text(status, error_code)}: redirects are not followed")
+    return Verdict(VerdictKind.FAIL, reason=_status_text(status, error_code))
+
+
+class PartialFile:
+    """The on-disk state of one file being downloaded. Blocking file I/O only; not thread-safe
+    (one file is handled by one worker at a time)."""
+
+    def __init__(self, *, dest: Path, state_dir: Path, path: str, max_bytes: int | None, fsync: bool) -> None:
+        self.path = path
+        self.final_path = local_path(dest, path)
+        key = hashlib.sha256(path.encode("utf-8")).hexdigest()[:40]
+        self.part_path = state_dir / PARTS_DIR_NAME / f"{key}.part"
+        self.sidecar_path = state_dir / PARTS_DIR_NAME / f"{key}.json"
+        self.offset = 0
+        self.total: int | None = None
+        self.etag: str | None = None
+        self.last_modified: str | None = None
+        self.resumable = False
+        self._max_bytes = max_bytes
+        self._fsync = fsync
+        self._hash = hashlib.sha256()
+        self._file: IO[bytes] | None = None
+
+    # -- before the first request -------------------------------------------------------------
+
+    def load(self) -> int:
+        """Take over the bytes an earlier attempt or process left, when they can be trusted (a
+        sidecar for this path with a validator); drop them otherwise. Returns the bytes kept."""
+        with _wrap_os_errors(self.path, "read its partial download"):
+            self.part_path.parent.mkdir(parents=True, exist_ok=True)
+            sidecar = _read_sidecar(self.sidecar_path)
+            try:
+                size = self.part_path.stat().st_size
+            except FileNotFoundError:
+                size = 0
+            if sidecar is None or sidecar.get("path") != self.path:
+                self._drop_files()
+                return 0
+            etag, last_modified, total = sidecar.get("etag"), sidecar.get("last_modified"), sidecar.get("size")
+            self.etag = etag if isinstance(etag, str) else None
+            self.last_modified = last_modified if isinstance(last_modified, str) else None
+            self.total = total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
+            self.resumable = sidecar.get("resumable") is True and self._validator() is not None
+            if not self.resumable or size == 0 or (self.total is not None and size > self.total):
+                self._truncate()
+                return 0
+            self.offset = size
+            self._hash = hashlib.sha256()
+            with self.part_path.open("rb") as f:
+                while chunk := f.read(1024 * 1024):
+                    self._hash.update(chunk)
+            return size
+
+    def request_headers(self) -> dict[str, str]:
+        headers = {"Accept-Encoding": "identity"}
+        validator = self._validator()
+        if self.offset > 0 and self.resumable and validator is not None:
+            headers["Range"] = f"bytes={self.offset}-"
+            headers["If-Range"] = validator
+        return headers
+
+    # -- while a response streams -------------------------------------------------------------
+
+    def begin(self, verdict: Verdict, headers: Mapping[str, str]) -> int:
+        """Get ready to write a body the verdict accepted (APPEND or REPLACE). Returns the number
+        of bytes dropped from disk (a REPLACE over a prefix)."""
+        self._check_size(verdict.total)
+        dropped = 0
+        with _wrap_os_errors(self.path, "write its partial download"):
+            if verdict.kind is VerdictKind.REPLACE:
+                dropped = self.offset
+                etag = headers.get("etag")
+                strong = etag if etag is not None and not etag.startswith("W/") else None
+                encoded = headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
+                self.offset, self.total, self.etag = 0, verdict.total, strong
+                self.last_modified = headers.get("last-modified")
+                self.resumable = not encoded and self._validator() is not None
+                self._hash = hashlib.sha256()
+                self._close_file()
+                self._file = self.part_path.open("wb", buffering=0)
+                self._write_sidecar()
+            else:
+                if verdict.total is not None and verdict.total != self.total:
+                    self.total = verdict.total
+                    self._write_sidecar()
+                if self._file is None:
+                    self._file = self.part_path.open("ab", buffering=0)
+                    if self._file.tell() != self.offset:  # someone else wrote here: start over
+                        raise DownloadError(f"the partial download of {self.path} changed on disk while resuming")
+        return dropped
+
+    def write(self, chunk: bytes) -> None:
+        if self._file is None:
+            raise DownloadError("internal error: writing to a partial file that is not open")
+        if self.total is not None and self.offset + len(chunk) > self.total:
+            raise StorageError(
+                f"the storage sent more than the {self.total} bytes it announced for {self.path}",
+                status_code=None,
+                url=self.path,
+            )
+        self._check_size(self.offset + len(chunk))
+        try:
+            self._file.write(chunk)
+        except OSError as exc:
+            raise DownloadError(f"could not write {self.path}: {exc.strerror or exc}") from exc
+        self._hash.update(chunk)
+        self.offset += len(chunk)
+
+    @property
+    def complete(self) -> bool:
+        """All bytes are on disk: as many as announced (a body without a length is complete when
+        it ends without a transport error)."""
+        return self.total is None or self.offset == self.total
+
+    # -- at the end ---------------------------------------------------------------------------
+
+    def finalize(self) -> ManifestEntry:
+        """fsync the bytes, rename them into place, drop the sidecar. Returns the manifest entry."""
+        with _wrap_os_errors(self.path, "move it into place"):
+            if self._file is None:
+                self._file = self.part_path.open("ab", buffering=0)
+            if self._fsync:
+                os.fsync(self._file.fileno())
+            self._close_file()
+            self.final_path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.part_path, self.final_path)
+            self.sidecar_path.unlink(missing_ok=True)
+        return ManifestEntry(self.path, self.offset, self._hash.hexdigest())
+
+    def discard(self) -> int:
+        """Drop the bytes on disk (they do not belong to the file the storage now serves).
+        Returns how many were dropped."""
+        dropped = self.offset
+        with _wrap_os_errors(self.path, "drop its partial download"):
+            self._truncate()
+        return dropped
+
+    def close(self) -> None:
+        """Release the file handle, keeping the bytes for a later attempt or process."""
+        self._close_file()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _validator(self) -> str | None:
+        return self.etag or self.last_modified
+
+    def _check_size(self, size: int | None) -> None:
+        if size is not None and self._max_bytes is not None and size > self._max_bytes:
+            raise UnsafeTilesetError(
+                f"{self.path} is larger than the {self._max_bytes} bytes allowed for a file that must be parsed",
+                uri=self.path,
+            )
+
+    def _truncate(self) -> None:
+        self._close_file()
+        self._drop_files()
+        self.offset, self.total, self.etag, self.last_modified, self.resumable = 0, None, None, None, False
+        self._hash = hashlib.sha256()
+
+    def _drop_files(self) -> None:
+        self.part_path.unlink(missing_ok=True)
+        self.sidecar_path.unlink(missing_ok=True)
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _write_sidecar(self) -> None:
+        record = {
+            "version": SIDECAR_VERSION,
+            "path": self.path,
+            "etag": self.etag,
+            "last_modified": self.last_modified,
+            "size": self.total,
+            "resumable": self.resumable,
+        }
+        temporary = self.sidecar_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+        os.replace(temporary, self.sidecar_path)
+
+
+def _read_sidecar(path: Path) -> Mapping[str, Any] | None:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, Mapping) or data.get("version") != SIDECAR_VERSION:
+        return None
+    return data
+
+
+def _content_length(headers: Mapping[str, str]) -> int | None:
+    value = headers.get("content-length")
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value)
+
+
+def _status_text(status: int, error_code: str | None) -> str:
+    return f"HTTP {status}" + (f" ({error_code})" if error_code else "")
+
+
+@contextlib.contextmanager
+def _wrap_os_errors(path: str, doing: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise DownloadError(f"could not {doing} for {path}: {exc.strerror or exc}") from exc

@@ -1,0 +1,189 @@
+"""The export's storage link (`_links.mesh.href`) and the one rule for turning a tileset's URIs
+into files: what may be fetched, from where, and under which local path.
+
+A Complete export's href is a container folder whose query string is a signature. Files are named
+by their path relative to that folder (`tiles/0/1.glb`), decoded and normalised; the URL of a file
+is always rebuilt from the current link (base path + encoded relative path + signature query), so
+a refreshed link changes every later request and nothing else. `resolve_reference` is the safety
+gate: a tileset URI is accepted only when it is relative, stays inside the folder, and maps to a
+plain file name on every common file system. It runs before anything is fetched from the URI.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote, unquote_to_bytes, urlsplit
+
+from ._exceptions import InvalidArgumentError, UnsafeTilesetError
+from ._redact import redact_url
+
+__all__ = ["MANIFEST_NAME", "ROOT_TILESET", "STATE_DIR_NAME", "StorageLink", "resolve_reference"]
+
+# The root tileset's name inside the export folder (Bentley: `{href path}/tileset.json?{query}`).
+ROOT_TILESET = "tileset.json"
+# Names the downloader itself writes in the target directory; a tileset naming them is refused.
+MANIFEST_NAME = "itwin-mesh-export.manifest.json"
+STATE_DIR_NAME = ".itwin-mesh-export"
+
+# Longest file name (bytes) and relative path (bytes) accepted: common file-system limits.
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 1024
+# Characters kept literal when a path segment is put back into a URL (RFC 3986 pchar minus "%").
+_SEGMENT_SAFE = "!$&'()*+,;=:@~"
+_DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+@dataclass(frozen=True)
+class StorageLink:
+    """A parsed storage href. `generation` counts refreshes (0 is the caller's link). The repr and
+    `source` never show the signature."""
+
+    scheme: str
+    netloc: str
+    base_path: str  # the container folder's path as the service wrote it, without a trailing "/"
+    query: str = field(repr=False)
+    generation: int = 0
+
+    @classmethod
+    def parse(cls, href: str, *, generation: int = 0) -> StorageLink:
+        """Parse an export's `_links.mesh.href`. Raises InvalidArgumentError for anything that is
+        not an https URL (http only on a loopback host, for local services) without credentials."""
+        if not isinstance(href, str) or not href.strip():
+            raise InvalidArgumentError(f"the storage link must be a non-empty URL string, got {type(href).__name__}")
+        try:
+            parts = urlsplit(href.strip())
+            host = parts.hostname
+            port = parts.port
+        except ValueError as exc:
+            raise InvalidArgumentError(f"the storage link {redact_url(href)} is not a valid URL") from exc
+        scheme = parts.scheme.lower()
+        if scheme not in ("https", "http") or not host:
+            raise InvalidArgumentError(f"the storage link {redact_url(href)} is not an absolute http(s) URL")
+        if scheme == "http" and not _is_loopback(host):
+            raise InvalidArgumentError(
+                f"the storage link {redact_url(href)} uses plain http; only https is accepted (http only on loopback)"
+            )
+        if parts.username is not None or parts.password is not None:
+            raise InvalidArgumentError(f"the storage link {redact_url(href)} carries credentials in its authority")
+        host_part = f"[{host}]" if ":" in host else host
+        default_port = 443 if scheme == "https" else 80
+        netloc = host_part if port in (None, default_port) else f"{host_part}:{port}"
+        return cls(scheme, netloc, parts.path.rstrip("/"), parts.query, generation)
+
+    @property
+    def source(self) -> str:
+        """The folder's URL without the signature: safe to log and to store in a manifest."""
+        return f"{self.scheme}://{self.netloc}{self.base_path}"
+
+    def url_for(self, path: str) -> str:
+        """The signed URL of a file, from its relative path (as `resolve_reference` returns it)."""
+        encoded = "/".join(quote(segment, safe=_SEGMENT_SAFE) for segment in path.split("/"))
+        query = f"?{self.query}" if self.query else ""
+        return f"{self.scheme}://{self.netloc}{self.base_path}/{encoded}{query}"
+
+    def redacted_url_for(self, path: str) -> str:
+        return redact_url(self.url_for(path))
+
+    def secrets(self) -> list[str]:
+        """Every query value of the link, for scrubbing texts this module did not write (a
+        transport error's message): redaction by allowlist cannot reach those."""
+        values = []
+        for pair in self.query.split("&"):
+            _, _, value = pair.partition("=")
+            if len(value) >= 4:
+                values.append(value)
+                decoded = unquote_to_bytes(value).decode("utf-8", "replace")
+                if decoded != value:
+                    values.append(decoded)
+        return values
+
+
+def resolve_reference(referrer: str, uri: str) -> str | None:
+    """The relative path of the file `uri` names, as written in the file at relative path
+    `referrer`; None for a `data:` URI (embedded content: nothing to fetch).
+
+    Raises UnsafeTilesetError (with the URI redacted) for absolute URIs (another scheme, host or
+    the same one), absolute paths, drive letters, backslashes, control characters, encoded
+    separators, a query of its own, paths leaving the export folder, empty segments, over-long
+    names, and the downloader's reserved names.
+    """
+
+    def refuse(reason: str) -> UnsafeTilesetError:
+        return UnsafeTilesetError(
+            f"{referrer} references {redact_url(uri)!r}, which {reason}; nothing was fetched from it", uri=uri
+        )
+
+    reference = uri.split("#", 1)[0]
+    if reference[:5].lower() == "data:":
+        return None
+    if not reference:
+        raise refuse("is empty")
+    if "\\" in reference or "%5c" in reference.lower():
+        raise refuse("contains a backslash")
+    if _CONTROL.search(reference) or re.search(r"%(0[0-9a-f]|1[0-9a-f]|7f)", reference, re.IGNORECASE):
+        raise refuse("contains a control character")
+    if _DRIVE_LETTER.match(reference):
+        raise refuse("starts with a drive letter")
+    try:
+        parts = urlsplit(reference)
+    except ValueError:
+        raise refuse("is not a valid URI reference") from None
+    if parts.scheme:
+        raise refuse(f"is an absolute URI with scheme {parts.scheme!r}; only relative references are followed")
+    if reference.startswith("//"):
+        raise refuse("names another host (a network-path reference)")
+    if parts.query or reference.endswith("?"):
+        raise refuse("carries a query string of its own")
+    if reference.startswith("/"):
+        raise refuse("is an absolute path")
+
+    segments = referrer.split("/")[:-1]
+    raw_segments = parts.path.split("/")
+    for index, raw in enumerate(raw_segments):
+        try:
+            segment = unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            raise refuse("is not valid UTF-8 once percent-decoded") from None
+        if "/" in segment or "\\" in segment:
+            raise refuse("hides a path separator in percent-encoding")
+        if _CONTROL.search(segment):
+            raise refuse("contains a control character")
+        if _DRIVE_LETTER.match(segment):
+            raise refuse("contains a drive letter")
+        if segment == ".":
+            if index == len(raw_segments) - 1:
+                raise refuse("names a directory, not a file")
+            continue
+        if segment == "..":
+            if not segments:
+                raise refuse("leaves the export's folder")
+            segments.pop()
+            if index == len(raw_segments) - 1:
+                raise refuse("names a directory, not a file")
+            continue
+        if not segment:
+            raise refuse("names a directory, not a file" if index == len(raw_segments) - 1 else "has an empty segment")
+        if segment.strip(" .") == "" or segment != segment.rstrip(" ."):
+            raise refuse("has a name ending in a dot or a space, which some file systems silently change")
+        if len(segment.encode()) > MAX_NAME_BYTES:
+            raise refuse(f"has a name longer than {MAX_NAME_BYTES} bytes")
+        segments.append(segment)
+    path = "/".join(segments)
+    if len(path.encode()) > MAX_PATH_BYTES:
+        raise refuse(f"is longer than {MAX_PATH_BYTES} bytes")
+    if segments[0] == STATE_DIR_NAME or path == MANIFEST_NAME:
+        raise refuse("collides with a name the downloader reserves for its own files")
+    return path
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
