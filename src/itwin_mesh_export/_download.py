@@ -16,7 +16,8 @@ pure and shared, and each form is only a thin loop that moves bytes.
   its answers back; threads (a ThreadPoolExecutor) for sync, tasks (anyio) for async.
 
 The storage is reached through its own httpx client with no auth, no redirects and a
-user agent of its own: the API's bearer token never goes there. A refused signature (401/403)
+user agent of its own: the API's bearer token never goes there. Signed URLs reach logs only
+redacted, httpx's own request log line included (`_httpx_log`). A refused signature (401/403)
 triggers one call to `refresh_href`, shared by every file in flight, after which each file goes on
 from the bytes it has. In the async form, file writes of one chunk happen on the event loop (they
 land in the page cache in microseconds); reading a partial file back, fsync, rename and parsing
@@ -44,6 +45,7 @@ import httpx
 from ._download_plan import DownloadPlan, DownloadProgress, DownloadResult, FileJob, FileOutcome
 from ._download_retry import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER_S, RetryPolicy
 from ._exceptions import DownloadError, InvalidArgumentError
+from ._httpx_log import install_httpx_log_redaction
 from ._manifest import Journal, load_records, write_manifest
 from ._storage_link import STATE_DIR_NAME, StorageLink
 from ._tileset import TilesetLimits
@@ -60,6 +62,9 @@ MAX_CONCURRENCY = 256
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=None)
 USER_AGENT = f"itwin-mesh-export/{__version__} (download)"
 LOCK_NAME = "lock"
+
+# httpx logs each request's full URL (signature included) at INFO: redact it before any handler.
+install_httpx_log_redaction()
 
 
 def download_tileset(

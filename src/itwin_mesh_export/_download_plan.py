@@ -21,7 +21,7 @@ from ._exceptions import (
     LinkExpiredError,
     UnsafeTilesetError,
 )
-from ._manifest import ManifestEntry, local_path
+from ._manifest import ManifestEntry, forget, local_path
 from ._storage_link import ROOT_TILESET, StorageLink, resolve_reference
 from ._tileset import KIND_PLAIN, KIND_TILESET, Reference, TilesetLimits, file_kind
 
@@ -133,8 +133,12 @@ class DownloadPlan:
     def finish(self, job: FileJob, outcome: FileOutcome) -> None:
         """Record a file on disk and queue the files it references (checked for safety first).
         Raises UnsafeTilesetError for a reference that must not be followed."""
-        for reference in outcome.references:
-            self._add_reference(job, reference)
+        try:
+            for reference in outcome.references:
+                self._add_reference(job, reference)
+        except DownloadError:
+            forget(self.dest, job.path)  # the next run fetches it again (the export may be fixed)
+            raise
         with self._lock:
             self._finished[job.path] = outcome.entry
             if job.kind != KIND_PLAIN:

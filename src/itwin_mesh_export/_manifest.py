@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping
@@ -42,6 +43,8 @@ MANIFEST_VERSION = 1
 JOURNAL_NAME = "completed.jsonl"
 _HASH_CHUNK_BYTES = 1024 * 1024
 
+logger = logging.getLogger("itwin_mesh_export.download")
+
 
 @dataclass(frozen=True, order=True)
 class ManifestEntry:
@@ -54,6 +57,15 @@ class ManifestEntry:
 
 def local_path(dest: Path, path: str) -> Path:
     return dest.joinpath(*path.split("/"))
+
+
+def forget(dest: Path, path: str) -> None:
+    """Remove a file that must not count as downloaded (its contents were refused). Best effort:
+    the file is also absent from the manifest, which is only written once all is well."""
+    try:
+        local_path(dest, path).unlink(missing_ok=True)
+    except OSError:
+        logger.warning("could not remove %s after refusing its contents", path)
 
 
 def sha256_file(path: Path, *, limit: int | None = None) -> str:

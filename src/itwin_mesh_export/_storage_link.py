@@ -12,6 +12,7 @@ plain file name on every common file system. It runs before anything is fetched 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote_to_bytes, urlsplit
@@ -33,6 +34,12 @@ MAX_PATH_BYTES = 1024
 # Characters kept literal when a path segment is put back into a URL (RFC 3986 pchar minus "%").
 _SEGMENT_SAFE = "!$&'()*+,;=:@~"
 _DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
+# Characters Windows refuses in a file name (":" would name a drive or an alternate data stream).
+_WINDOWS_INVALID = re.compile(r'[<>:"|?*]')
+# Device names Windows opens instead of a file, whatever the extension (checked on Windows only).
+_WINDOWS_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL"] + [f"COM{i}" for i in range(1, 10)] + [f"LPT{i}" for i in range(1, 10)]
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
@@ -108,8 +115,8 @@ def resolve_reference(referrer: str, uri: str) -> str | None:
 
     Raises UnsafeTilesetError (with the URI redacted) for absolute URIs (another scheme, host or
     the same one), absolute paths, drive letters, backslashes, control characters, encoded
-    separators, a query of its own, paths leaving the export folder, empty segments, over-long
-    names, and the downloader's reserved names.
+    separators, a query of its own, paths leaving the export folder, empty segments, names
+    Windows cannot hold, over-long names, and the downloader's reserved names.
     """
 
     def refuse(reason: str) -> UnsafeTilesetError:
@@ -154,6 +161,10 @@ def resolve_reference(referrer: str, uri: str) -> str | None:
             raise refuse("contains a control character")
         if _DRIVE_LETTER.match(segment):
             raise refuse("contains a drive letter")
+        if _WINDOWS_INVALID.search(segment):
+            raise refuse('has a name with a character Windows refuses (< > : " | ? *)')
+        if os.name == "nt" and segment.split(".", 1)[0].upper() in _WINDOWS_DEVICES:
+            raise refuse("has a name Windows reserves for a device")
         if segment == ".":
             if index == len(raw_segments) - 1:
                 raise refuse("names a directory, not a file")

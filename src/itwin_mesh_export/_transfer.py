@@ -20,11 +20,11 @@ from pathlib import Path
 from ._download_plan import DownloadPlan, FileJob, FileOutcome
 from ._download_retry import RetryPolicy
 from ._exceptions import DownloadError, LinkExpiredError, StorageError, UnsafeTilesetError
-from ._manifest import Journal, ManifestEntry, local_path, sha256_file
+from ._manifest import Journal, ManifestEntry, forget, local_path, sha256_file
 from ._partial_file import PartialFile, VerdictKind, judge_response
 from ._redact import REDACTED
 from ._storage_link import StorageLink
-from ._tileset import KIND_GLTF, KIND_PLAIN, KIND_TILESET, parse_gltf, parse_tileset
+from ._tileset import KIND_GLTF, KIND_PLAIN, KIND_TILESET, Reference, parse_gltf, parse_tileset
 
 __all__ = ["FileTransfer", "Step", "StepKind"]
 
@@ -109,9 +109,18 @@ class FileTransfer:
             entry = self._skipped_entry
         else:
             entry = self.partial.finalize()
-            self._journal.append(entry)
             logger.debug("%s complete: %d bytes, sha256 %s", entry.path, entry.size, entry.sha256)
-        references = []
+        try:
+            references = self._read_references(entry, skipped=skipped)
+        except DownloadError:
+            forget(self.plan.dest, entry.path)  # a refused file is fetched again next time
+            raise
+        if not skipped:
+            self._journal.append(entry)
+        return FileOutcome(entry, references, skipped=skipped, downloaded=self.downloaded)
+
+    def _read_references(self, entry: ManifestEntry, *, skipped: bool) -> list[Reference]:
+        references: list[Reference] = []
         if self.job.kind in (KIND_TILESET, KIND_GLTF):
             if self._max_bytes is not None and entry.size > self._max_bytes:
                 raise UnsafeTilesetError(
@@ -129,7 +138,7 @@ class FileTransfer:
                 references = parse_tileset(data, path=entry.path, limits=self.plan.limits)
             else:
                 references = parse_gltf(data, path=entry.path)
-        return FileOutcome(entry, references, skipped=skipped, downloaded=self.downloaded)
+        return references
 
     def close(self) -> None:
         self.partial.close()

@@ -79,8 +79,10 @@ class FakeStorage:
     files: dict[str, bytes] = field(default_factory=dict)
     valid_sigs: set[str] = field(default_factory=lambda: {SIG1})
     served: list[Served] = field(default_factory=list)
-    # per path: statuses (or (status, headers)) to answer before serving normally
-    faults: dict[str, list[int | tuple[int, dict[str, str]]]] = field(default_factory=dict)
+    # per path: statuses (or (status, headers[, body])) to answer before serving normally
+    faults: dict[str, list[int | tuple[int, dict[str, str]] | tuple[int, dict[str, str], bytes]]] = field(
+        default_factory=dict
+    )
     # per path: cut the next body after this many bytes (then serve normally)
     cuts: dict[str, list[int]] = field(default_factory=dict)
     on_cut: Callable[[], None] | None = None
@@ -132,9 +134,11 @@ class FakeStorage:
         pending = self.faults.get(path)
         if pending:
             fault = pending.pop(0)
-            status, headers = fault if isinstance(fault, tuple) else (fault, {})
+            status, headers, body = (fault, {}, b"") if isinstance(fault, int) else (fault[0], fault[1], b"")
+            if isinstance(fault, tuple) and len(fault) == 3:
+                body = fault[2]
             record.status = status
-            return httpx.Response(status, headers=headers)
+            return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body))
         if path not in self.files:
             record.status = 404
             return httpx.Response(404, headers={"x-ms-error-code": "BlobNotFound"})
