@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo generate check-generated lint lint-spec typecheck test check build lock clean
+.PHONY: install demo generate check-generated lint lint-spec typecheck test check build lock clean serve
 
 # Set-up: a virtual environment with the exact pins of requirements/dev.txt, the project itself
 # (editable), and the JavaScript tools from package-lock.json. Re-runs only when a pin changes.
@@ -48,6 +48,10 @@ test: install check-generated
 	$(BIN)/pytest -n 2
 
 check: lint typecheck check-generated test
+
+# The local Mesh Export service on 127.0.0.1:8080 (README, "The local Mesh Export service"); Ctrl-C stops it.
+serve: install
+	$(PY) -m itwin_mesh_export.testing --port 8080
 
 build: install
 	rm -rf dist
