@@ -40,7 +40,9 @@ RELAXED: list[dict[str, object]] = [
         # rejection of valid data. Every other expected status stays as schemathesis has it.
         "include-operation-id": "delete-export",
         "checks": {
-            "positive_data_acceptance": {"expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]}
+            "positive_data_acceptance": {
+                "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
+            }
         },
     },
 ]

@@ -135,6 +135,7 @@ class TilesetLayout:
         self._tiles = _build_tree(spec)
         self._external_root = self._tiles[0].children[-1]
         self._glb_paths: dict[str, int] = {}
+        self._glb_cache: dict[str, GlbPrefix] = {}
         self._json: dict[str, bytes] = {}
         external = self._subtree(self._external_root)
         self._json["tileset.json"] = self._tileset_json(0, external_uri_base="", external=external)
@@ -188,15 +189,20 @@ class TilesetLayout:
     def has(self, path: str) -> bool:
         return path in self._json or path in self._glb_paths
 
-    @functools.lru_cache(maxsize=4096)  # noqa: B019 - layouts are few and live as long as the process
     def glb(self, path: str) -> GlbPrefix:
+        """The GLB's prefix (built once per tile: a few KiB each) and the length of its tail."""
+        cached = self._glb_cache.get(path)
+        if cached is not None:
+            return cached
         i = self._glb_paths[path]
         tile = self._tiles[i]
         size = self.spec.large_tile_bytes if (i == 0 and self.spec.large_tile_bytes) else self.spec.tile_bytes
         rng = random.Random(i)
         rgba = (round(rng.uniform(0.2, 1.0), 3), round(rng.uniform(0.2, 1.0), 3), round(rng.uniform(0.2, 1.0), 3), 1.0)
         half = (tile.half[0] * 0.9, tile.half[1] * 0.9, tile.half[2] * 0.9)
-        return box_glb(name=f"tile {i}", center=tile.center, half_extents=half, rgba=rgba, min_size=size)
+        built = box_glb(name=f"tile {i}", center=tile.center, half_extents=half, rgba=rgba, min_size=size)
+        self._glb_cache[path] = built
+        return built
 
     def info(self, path: str) -> FileInfo:
         """Size and media type of `path`; KeyError when the tileset has no such file."""
