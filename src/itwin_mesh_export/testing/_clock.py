@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 __all__ = ["Clock", "ManualClock", "ScaledClock", "SystemClock"]
@@ -66,15 +67,18 @@ class ScaledClock:
     half a second, while every timestamp the service shows still moves forward consistently.
     """
 
-    def __init__(self, factor: float, *, start_epoch_s: float | None = None) -> None:
+    def __init__(
+        self, factor: float, *, start_epoch_s: float | None = None, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         if not factor > 0:
             raise ValueError(f"a time scale must be positive; got {factor!r}")
         self.factor = float(factor)
-        self._origin_real = time.monotonic()
+        self._monotonic = monotonic
+        self._origin_real = monotonic()
         self._origin_epoch = time.time() if start_epoch_s is None else float(start_epoch_s)
 
     def now(self) -> float:
-        return self._origin_epoch + (time.monotonic() - self._origin_real) * self.factor
+        return self._origin_epoch + (self._monotonic() - self._origin_real) * self.factor
 
     def __repr__(self) -> str:
         return f"ScaledClock(factor={self.factor!r})"
