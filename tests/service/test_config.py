@@ -192,3 +192,13 @@ def test_python_helpers_for_files_and_links() -> None:
         summary = svc.summary()
         assert summary["API base URL"] == svc.api_url
         assert summary["Static token"] == svc.token
+
+
+def test_without_the_server_extra_the_import_error_says_what_to_install() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['uvicorn'] = None; import itwin_mesh_export.testing"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "pip install 'itwin-mesh-export[server]'" in proc.stderr

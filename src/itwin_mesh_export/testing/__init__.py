@@ -18,6 +18,15 @@ From the command line: `python -m itwin_mesh_export.testing --port 8080`. With p
 `_admin` describe the routes, the storage signatures, the faults and the admin endpoints.
 """
 
+try:
+    import starlette  # noqa: F401
+    import uvicorn  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised only without the extra installed
+    raise ImportError(
+        f"itwin_mesh_export.testing needs the 'server' extra ({exc.name} is missing): "
+        "pip install 'itwin-mesh-export[server]'"
+    ) from exc
+
 from ._clock import Clock, ManualClock, ScaledClock, SystemClock
 from ._config import SeedExport, ServiceConfig, ServiceConfigError, make_seed_exports
 from ._context import RequestRecord
