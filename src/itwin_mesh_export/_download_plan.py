@@ -97,12 +97,14 @@ class DownloadPlan:
         dest: Path,
         limits: TilesetLimits,
         records: dict[str, ManifestEntry],
+        unverified: set[str],
         can_refresh: bool,
         on_progress: Callable[[DownloadProgress], None] | None,
     ) -> None:
         self.dest = dest
         self.limits = limits
         self.records = records
+        self.unverified = unverified
         self.source = link.source
         self._link = link
         self._link_confirmed = True  # the caller's link may be refreshed; a refreshed one must work first

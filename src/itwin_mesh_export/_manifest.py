@@ -16,9 +16,12 @@ bytes an uninterrupted one does:
 `path` is relative to `<dest>`, "/"-separated, as decoded from the tileset's URIs.
 
 Journal: `<dest>/.itwin-mesh-export/completed.jsonl`, one JSON object per line: first
-`{"source": ...}`, then one `{"path", "size", "sha256"}` per file renamed into place. A line cut
-short by a kill is ignored. Both files tell a later run which files it may skip (the file must
-still have the recorded size); records from another source are ignored.
+`{"source": ..., "boot": <Linux boot id or null>}`, then one `{"path", "size", "sha256"}` per file
+renamed into place. A line cut short by a kill is ignored. Both files tell a later run which files
+it may skip: the file must still have the recorded size, and, when the journal was written before
+a reboot (or the boot is unknown), the recorded SHA-256 too, since files renamed shortly before a
+power loss may not have reached the disk (unless the download ran with fsync=True). Records
+from another source are ignored.
 """
 
 from __future__ import annotations
@@ -36,7 +39,16 @@ from typing import IO, Any
 from ._exceptions import DownloadError, IncompleteDownloadError
 from ._storage_link import MANIFEST_NAME, ROOT_TILESET
 
-__all__ = ["Journal", "ManifestEntry", "load_records", "read_manifest", "verify_download", "write_manifest"]
+__all__ = [
+    "Journal",
+    "ManifestEntry",
+    "Records",
+    "boot_id",
+    "load_records",
+    "read_manifest",
+    "verify_download",
+    "write_manifest",
+]
 
 MANIFEST_FORMAT = "itwin-mesh-export.manifest"
 MANIFEST_VERSION = 1
@@ -89,6 +101,7 @@ class Journal:
     def __init__(self, state_dir: Path, *, source: str) -> None:
         self.path = state_dir / JOURNAL_NAME
         self._source = source
+        self._boot = boot_id()
         self._lock = threading.Lock()
         self._file: IO[str] | None = None
 
@@ -97,7 +110,7 @@ class Journal:
         fresh = not keep or not self.path.exists()
         self._file = self.path.open("w" if fresh else "a", encoding="utf-8")
         if fresh:
-            self._write({"source": self._source})
+            self._write({"source": self._source, "boot": self._boot})
         else:
             self._file.write("\n")  # ends a line a kill may have cut short, so the next one parses
 
@@ -118,14 +131,33 @@ class Journal:
         self._file.flush()
 
 
-def load_records(dest: Path, state_dir: Path, *, source: str) -> tuple[dict[str, ManifestEntry], bool]:
-    """Files earlier runs finished for this source, from the manifest then the journal, and
-    whether the journal on disk belongs to this source (so may be appended to)."""
+@dataclass
+class Records:
+    """What earlier runs finished: entries by path, the paths whose bytes must be re-checked
+    against their SHA-256 before being trusted, and whether the journal may be appended to."""
+
+    entries: dict[str, ManifestEntry]
+    unverified: set[str]
+    journal_matches: bool
+
+
+def boot_id() -> str | None:
+    """This boot's id (Linux), to tell whether files written by an earlier run may have been
+    lost in a power cut since; None elsewhere."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip() or None
+    except OSError:
+        return None
+
+
+def load_records(dest: Path, state_dir: Path, *, source: str) -> Records:
+    """Files earlier runs finished for this source, from the manifest then the journal."""
     records: dict[str, ManifestEntry] = {}
     manifest = _read_json(dest / MANIFEST_NAME)
     if isinstance(manifest, Mapping) and manifest.get("source") == source:
         records.update(_entries(manifest.get("files")))
     journal_matches = False
+    unverified: set[str] = set()
     try:
         lines = (state_dir / JOURNAL_NAME).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
@@ -133,12 +165,17 @@ def load_records(dest: Path, state_dir: Path, *, source: str) -> tuple[dict[str,
     header, *rest = [_parse_line(line) for line in lines if line.strip()] or [None]
     if isinstance(header, Mapping) and header.get("source") == source:
         journal_matches = True
-        records.update(_entries(rest))
-    return records, journal_matches
+        journaled = _entries(rest)
+        records.update(journaled)
+        boot = boot_id()
+        if boot is None or header.get("boot") != boot:
+            unverified.update(journaled)
+    return Records(records, unverified, journal_matches)
 
 
-def write_manifest(dest: Path, *, source: str, entries: Iterable[ManifestEntry], fsync: bool) -> Path:
-    """Write the manifest atomically (temporary file, fsync, rename) and return its path."""
+def write_manifest(dest: Path, *, source: str, entries: Iterable[ManifestEntry], fsync: bool = True) -> Path:
+    """Write the manifest atomically (temporary file, fsync, rename, fsync of the directory) and
+    return its path."""
     document = {
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,

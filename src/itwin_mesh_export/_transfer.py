@@ -30,6 +30,10 @@ __all__ = ["FileTransfer", "Step", "StepKind"]
 
 logger = logging.getLogger("itwin_mesh_export.download")
 
+# Received bytes are reported to the progress callback in steps of this size (and at the end of
+# every body): one report per 64 KiB chunk would cost a large file a few percent of throughput.
+PROGRESS_STEP_BYTES = 256 * 1024
+
 
 class StepKind(enum.Enum):
     STREAM = "stream"  # read the body, feeding each chunk to on_chunk, then call on_body_end
@@ -77,6 +81,7 @@ class FileTransfer:
         self._failures = 0
         self._refused_generation: int | None = None
         self._skipped_entry: ManifestEntry | None = None
+        self._unreported = 0
         self.downloaded = False
 
     # -- blocking steps -----------------------------------------------------------------------
@@ -89,6 +94,9 @@ class FileTransfer:
                 in_place = local_path(self.plan.dest, record.path).stat().st_size == record.size
             except OSError:
                 in_place = False
+            if in_place and self.job.path in self.plan.unverified:
+                # written before a reboot: the bytes may not have reached the disk
+                in_place = sha256_file(local_path(self.plan.dest, record.path)) == record.sha256
             if in_place:
                 self._skipped_entry = record
                 logger.debug("%s is already complete (%d bytes), skipping it", self.job.path, record.size)
@@ -141,6 +149,7 @@ class FileTransfer:
         return references
 
     def close(self) -> None:
+        self._report()
         self.partial.close()
 
     # -- network steps ------------------------------------------------------------------------
@@ -205,14 +214,23 @@ class FileTransfer:
         if self._stopped():
             raise DownloadCancelled
         self.partial.write(chunk)
-        self.plan.bytes_received(self.job, len(chunk))
+        self._unreported += len(chunk)
+        if self._unreported >= PROGRESS_STEP_BYTES:
+            self._report()
+
+    def _report(self) -> None:
+        if self._unreported:
+            count, self._unreported = self._unreported, 0
+            self.plan.bytes_received(self.job, count)
 
     def on_body_end(self) -> Step:
+        self._report()
         if self.partial.complete:
             return Step(StepKind.DONE)
         return self._failed(f"the body ended after {self.partial.offset} of {self.partial.total} bytes")
 
     def on_transport_error(self, exc: Exception) -> Step:
+        self._report()
         return self._failed(f"{type(exc).__name__}: {self._scrub(str(exc)) or 'no detail'}")
 
     def _failed(self, reason: str, *, status: int | None = None, retry_after_s: float | None = None) -> Step:
