@@ -9,7 +9,7 @@ Authorization header.
 
 from __future__ import annotations
 
-import os
+import random
 import re
 import threading
 import time
@@ -141,10 +141,7 @@ def write_files(root: Path, files: dict[str, bytes]) -> None:
 
 def random_bytes(size: int, seed: int = 1) -> bytes:
     """Incompressible, reproducible bytes (os.urandom would differ between runs)."""
-    import random
-
     return random.Random(seed).randbytes(size)
 
 
 __all__ = ["CONTAINER", "StorageServer", "random_bytes", "write_files"]
-_ = os  # the module is used by the subprocess scripts too
