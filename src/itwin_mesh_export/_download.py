@@ -190,7 +190,9 @@ def _run_sync(
     def refresh(step: Step, job: FileJob) -> None:
         with refresh_lock:  # single flight: the first refused file refreshes, the others reuse it
             assert step.link is not None
-            if plan.refresh_needed(step.link, path=job.path, status=step.status, reason=step.reason):
+            if plan.refresh_needed(
+                step.link, path=job.path, status=step.status, reason=step.reason, error_code=step.error_code
+            ):
                 assert refresh_href is not None  # refresh_needed raised otherwise
                 plan.install_link(refresh_href())
 
@@ -255,7 +257,9 @@ async def _run_async(
     async def refresh(step: Step, job: FileJob) -> None:
         async with refresh_lock:  # single flight: the first refused file refreshes, the others reuse it
             assert step.link is not None
-            if plan.refresh_needed(step.link, path=job.path, status=step.status, reason=step.reason):
+            if plan.refresh_needed(
+                step.link, path=job.path, status=step.status, reason=step.reason, error_code=step.error_code
+            ):
                 assert refresh_href is not None  # refresh_needed raised otherwise
                 plan.install_link(await refresh_href())
 

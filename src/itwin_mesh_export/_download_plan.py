@@ -238,7 +238,9 @@ class DownloadPlan:
             if link.generation == self._link.generation:
                 self._link_confirmed = True
 
-    def refresh_needed(self, refused: StorageLink, *, path: str, status: int, reason: str) -> bool:
+    def refresh_needed(
+        self, refused: StorageLink, *, path: str, status: int, reason: str, error_code: str | None = None
+    ) -> bool:
         """After the storage refused `refused`: False when a newer link is already there (try it),
         True when the caller must fetch one now. Raises LinkExpiredError when that cannot help."""
         with self._lock:
@@ -251,12 +253,14 @@ class DownloadPlan:
                     "Pass refresh_href (the client's download_export does) to fetch a fresh link and carry on",
                     status_code=status,
                     url=url,
+                    error_code=error_code,
                 )
             if not self._link_confirmed:
                 raise LinkExpiredError(
                     f"the storage refused a freshly fetched link too ({reason}) for {url}",
                     status_code=status,
                     url=url,
+                    error_code=error_code,
                 )
             return True
 

@@ -50,6 +50,7 @@ class Step:
     link: StorageLink | None = None  # REFRESH: the link the storage refused
     status: int = 0
     reason: str = ""
+    error_code: str | None = None  # REFRESH: the storage's own code (Azure x-ms-error-code)
 
 
 class DownloadCancelled(Exception):
@@ -191,7 +192,13 @@ class FileTransfer:
                 )
             self._refused_generation = self._link.generation
             logger.warning("the storage refused the link for %s (%s): it has probably expired", url, verdict.reason)
-            return Step(StepKind.REFRESH, link=self._link, status=status, reason=verdict.reason)
+            return Step(
+                StepKind.REFRESH,
+                link=self._link,
+                status=status,
+                reason=verdict.reason,
+                error_code=headers.get("x-ms-error-code"),
+            )
         if kind is VerdictKind.RETRY:
             wait = verdict.retry_after_s
             if wait is not None and wait > self._policy.max_retry_after_s:

@@ -3,6 +3,7 @@ drives the sync or the async form with the same arguments (so every scenario run
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
@@ -104,6 +105,16 @@ def assert_no_secret(*texts: str) -> None:
 def tree(root: Path) -> dict[str, bytes]:
     """Every file under root (relative path -> bytes)."""
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def largest_part(dest: Path) -> int:
+    """Bytes of the largest partial file in a download's state (0 if none): small files' partials
+    come and go while a download runs, so one may vanish between listing and stat."""
+    sizes = [0]
+    for part in (dest / ".itwin-mesh-export" / "parts").glob("*.part"):
+        with contextlib.suppress(FileNotFoundError):
+            sizes.append(part.stat().st_size)
+    return max(sizes)
 
 
 def sha256(data: bytes) -> str:

@@ -17,7 +17,7 @@ import anyio
 import pytest
 
 from itwin_mesh_export import download_tileset, download_tileset_async
-from tests.download.conftest import tree
+from tests.download.conftest import largest_part, tree
 from tests.download.fake_storage import tileset
 from tests.download.http_storage import StorageServer, random_bytes, write_files
 
@@ -74,14 +74,12 @@ def _download_in_subprocess(href: str, dest: Path) -> subprocess.Popen[bytes]:
 def _kill_when_part_reaches(process: subprocess.Popen[bytes], dest: Path, size: int) -> int:
     """SIGKILL the download once the large file's partial holds at least `size` bytes; returns
     how many bytes the partial held after the kill."""
-    parts = dest / ".itwin-mesh-export" / "parts"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        held = max((p.stat().st_size for p in parts.glob("*.part")), default=0) if parts.is_dir() else 0
-        if held >= size:
+        if largest_part(dest) >= size:
             process.send_signal(signal.SIGKILL)
             process.wait()
-            return max(p.stat().st_size for p in parts.glob("*.part"))
+            return largest_part(dest)
         if process.poll() is not None:
             pytest.fail(f"the download ended before it could be killed: {process.stderr.read()!r}")  # type: ignore[union-attr]
         time.sleep(0.01)
