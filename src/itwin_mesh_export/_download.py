@@ -32,13 +32,13 @@ import math
 import os
 import shutil
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import httpx
 
@@ -81,7 +81,7 @@ def download_tileset(
     max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S,
     limits: TilesetLimits | None = None,
     fsync: bool = False,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> DownloadResult:
     """Download the tileset behind an export's `_links.mesh.href` into `dest`.
 
@@ -92,7 +92,8 @@ def download_tileset(
     `refresh_href` returns a fresh href (fetch the export again) when the storage refuses the
     signature; without it that is a LinkExpiredError. `on_progress` is called (one call at a
     time, from worker threads) as files and bytes arrive. `http_client` (no auth allowed) or
-    `transport` replace the default storage client. `sleep` is injectable for tests.
+    `transport` replace the default storage client. `sleep` waits between attempts (injectable
+    for tests); by default a wait that ends early when another file failed or ^C was pressed.
 
     Durability: a file gets its final name only once complete, so a killed process never leaves
     a partial file there, and the manifest is fsynced. `fsync=True` also makes every file
@@ -181,10 +182,12 @@ def _run_sync(
     client: httpx.Client,
     refresh_href: Callable[[], str] | None,
     concurrency: int,
-    sleep: Callable[[float], None],
+    sleep: Callable[[float], None] | None,
 ) -> None:
     plan = session.plan
     stop = threading.Event()
+    # By default a retry's wait (up to max_retry_after_s) ends as soon as the download stops.
+    wait = sleep if sleep is not None else stop.wait
     refresh_lock = threading.Lock()
 
     def refresh(step: Step, job: FileJob) -> None:
@@ -219,7 +222,7 @@ def _run_sync(
                     if step.kind is StepKind.REFRESH:
                         refresh(step, job)
                     else:
-                        sleep(step.delay_s)
+                        wait(step.delay_s)
             return transfer.finish()
         finally:
             transfer.close()
@@ -276,6 +279,9 @@ async def _run_async(
                             if step.kind is StepKind.STREAM:
                                 async for chunk in response.aiter_raw() if step.raw else response.aiter_bytes():
                                     transfer.on_chunk(chunk)
+                                    await (
+                                        anyio.lowlevel.checkpoint_if_cancelled()
+                                    )  # prompt even if the body never waits
                                 step = transfer.on_body_end()
                     except httpx.RequestError as exc:
                         step = transfer.on_transport_error(exc)

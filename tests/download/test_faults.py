@@ -193,3 +193,28 @@ def test_big_files_stream_in_chunks(storage: FakeStorage, tmp_path: Path) -> Non
     download_tileset(href(), tmp_path, transport=storage.transport(), on_progress=watch, fsync=False)
     growing = sorted(set(sizes))
     assert len(growing) >= 3 and growing[0] < len(BIG) // 2
+
+
+def test_a_failure_does_not_wait_for_other_files_backoff(storage: FakeStorage, tmp_path: Path) -> None:
+    """Without an injected sleep, a file waiting out a long Retry-After stops as soon as another
+    file fails (the real wait is interruptible), and the error is the failing file's."""
+    import threading
+
+    from itwin_mesh_export import download_tileset
+
+    storage.put("tileset.json", tileset("slow.glb", "gone.glb"))
+    storage.faults["slow.glb"] = [(503, {"retry-after": "50"})] * 3
+    waiting = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("gone.glb"):
+            waiting.wait(10)  # fail only once slow.glb is in its 50 s wait
+            return httpx.Response(404, headers={"x-ms-error-code": "BlobNotFound"})
+        response = storage.handle(request)
+        if request.url.path.endswith("slow.glb"):
+            waiting.set()
+        return response
+
+    with pytest.raises(StorageError, match=r"gone\.glb"):
+        download_tileset(href(), tmp_path, transport=httpx.MockTransport(handler), max_retry_after_s=60, fsync=False)
+    assert [r.status for r in storage.requests_for("slow.glb")] == [503]  # it never woke to try again

@@ -178,3 +178,39 @@ def test_give_up_keeps_the_partial_for_the_next_run(run: Runner, storage: FakeSt
     run(tmp_path)
     assert [(r.status, r.start) for r in storage.requests_for("big.glb")] == [(206, 500_000)]
     assert (tmp_path / "big.glb").read_bytes() == BIG
+
+
+@pytest.mark.anyio
+async def test_cancelling_an_async_download_keeps_its_bytes_for_the_next_run(
+    storage: FakeStorage, tmp_path: Path
+) -> None:
+    import anyio
+
+    from itwin_mesh_export import download_tileset_async
+
+    storage.put("tileset.json", tileset("big.glb"))
+    storage.put("big.glb", BIG)
+    with anyio.CancelScope() as scope:
+
+        def cancel_midway(progress: DownloadProgress) -> None:
+            if progress.path == "big.glb" and progress.bytes_downloaded > 300_000:
+                scope.cancel()  # as a caller's timeout or shutdown would
+
+        await download_tileset_async(
+            "https://storage.example/exports/c0ffee?sig=" + "S1gnatureValueOne%2Bsecret",
+            tmp_path,
+            transport=storage.transport(),
+            on_progress=cancel_midway,
+        )
+    assert scope.cancelled_caught
+    (part,) = parts(tmp_path)
+    kept = part.stat().st_size
+    assert 300_000 < kept < len(BIG)
+    storage.served.clear()
+
+    await download_tileset_async(
+        "https://storage.example/exports/c0ffee?sig=S1gnatureValueOne%2Bsecret", tmp_path, transport=storage.transport()
+    )
+
+    assert [(r.status, r.start) for r in storage.requests_for("big.glb")] == [(206, kept)]
+    assert (tmp_path / "big.glb").read_bytes() == BIG
