@@ -195,12 +195,20 @@ def test_big_files_stream_in_chunks(storage: FakeStorage, tmp_path: Path) -> Non
     assert len(growing) >= 3 and growing[0] < len(BIG) // 2
 
 
-def test_a_failure_does_not_wait_for_other_files_backoff(storage: FakeStorage, tmp_path: Path) -> None:
+def test_a_failure_does_not_wait_for_other_files_backoff(
+    storage: FakeStorage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Without an injected sleep, a file waiting out a long Retry-After stops as soon as another
     file fails (the real wait is interruptible), and the error is the failing file's."""
     import threading
+    import time
 
     from itwin_mesh_export import download_tileset
+
+    def uninterruptible(delay: float) -> None:
+        raise AssertionError(f"time.sleep({delay}) cannot be interrupted when another file fails")
+
+    monkeypatch.setattr(time, "sleep", uninterruptible)
 
     storage.put("tileset.json", tileset("slow.glb", "gone.glb"))
     storage.faults["slow.glb"] = [(503, {"retry-after": "50"})] * 3
