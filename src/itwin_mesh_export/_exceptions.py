@@ -322,6 +322,10 @@ def _bentley_error(body: str) -> Mapping[str, Any]:
     if isinstance(data, Mapping) and isinstance(data.get("error"), Mapping):
         error: Mapping[str, Any] = data["error"]
         return error
+    # The token endpoint (Bentley IMS) answers in OAuth2's shape (RFC 6749, 5.2):
+    # {"error": "invalid_client", "error_description": "..."}.
+    if isinstance(data, Mapping) and isinstance(data.get("error"), str):
+        return {"code": data["error"], "message": data.get("error_description")}
     return {}
 
 
