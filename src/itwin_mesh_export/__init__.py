@@ -1,5 +1,8 @@
 """Python client for Bentley's iTwin Platform Mesh Export API."""
 
+from ._auth import CallableToken, ClientCredentials, StaticToken, TokenProvider
+from ._client import DEFAULT_BASE_URL, AsyncMeshExportClient, MeshExportClient
+from ._dates import last_modified_at, parse_timestamp
 from ._download import download_tileset, download_tileset_async
 from ._download_plan import DownloadProgress, DownloadResult
 from ._exceptions import (
@@ -29,42 +32,77 @@ from ._exceptions import (
     WaitTimeoutError,
 )
 from ._manifest import ManifestEntry, verify_download
+from ._models import (
+    Export,
+    ExportLinks,
+    ExportResultBody,
+    ExportsOrderBy,
+    ExportStatsDisplay,
+    ExportStatus,
+    ExportSummary,
+    ExportType,
+    Link,
+    TilerConfigItem,
+    mesh_href,
+)
+from ._retry import RetryPolicy
 from ._storage_link import MANIFEST_NAME
 from ._tileset import TilesetLimits
 from ._version import __version__
 
 __all__ = [
+    "DEFAULT_BASE_URL",
     "MANIFEST_NAME",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncMeshExportClient",
     "AuthenticationError",
     "BadRequestError",
+    "CallableToken",
+    "ClientCredentials",
     "ConflictError",
     "DownloadError",
     "DownloadProgress",
     "DownloadResult",
     "ErrorDetail",
+    "Export",
     "ExportFailedError",
+    "ExportLinks",
+    "ExportResultBody",
+    "ExportStatsDisplay",
+    "ExportStatus",
+    "ExportSummary",
+    "ExportType",
+    "ExportsOrderBy",
     "IncompleteDownloadError",
     "InternalServerError",
     "InvalidArgumentError",
     "InvalidTilesetError",
+    "Link",
     "LinkExpiredError",
     "ManifestEntry",
+    "MeshExportClient",
     "MeshExportError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseValidationError",
+    "RetryPolicy",
+    "StaticToken",
     "StorageError",
+    "TilerConfigItem",
     "TilesetLimits",
+    "TokenProvider",
     "UnprocessableEntityError",
     "UnsafeTilesetError",
     "WaitTimeoutError",
     "__version__",
     "download_tileset",
     "download_tileset_async",
+    "last_modified_at",
+    "mesh_href",
+    "parse_timestamp",
     "verify_download",
 ]
