@@ -1,11 +1,9 @@
-"""The generated models users need, re-exported, and the one thing the overlay adds to them.
+"""The generated models users need, re-exported, and `mesh_href`.
 
 `Link.href` of a Complete export is a storage URL whose query string is a signature valid for an
-hour. The generated attrs classes print every field in their repr, so `repr(export)` (a log line,
-a traceback, a debugger) would show that signature. No spec field or generator option can say
-"redact this", so this module replaces `Link.__repr__` (only the repr: `href` and `to_dict()` keep
-the real URL). It is the overlay's one patch of a generated class, made in the spirit of Azure's
-`_patch.py`: remove it when the generator template gives `Link` a redacting repr.
+hour; the spec marks it `x-secret-query`, so the generated repr hides its query values (see
+generator/templates/model.py.jinja) and `repr(export)` in a log line or traceback shows no
+signature. `href` and `to_dict()` keep the real URL.
 """
 
 from __future__ import annotations
@@ -24,8 +22,6 @@ from itwin_mesh_export_generated.models import (
 )
 from itwin_mesh_export_generated.types import Unset
 
-from ._redact import redact_url
-
 __all__ = [
     "Export",
     "ExportLinks",
@@ -39,14 +35,6 @@ __all__ = [
     "TilerConfigItem",
     "mesh_href",
 ]
-
-
-def _link_repr(self: Link) -> str:
-    href = self.href if isinstance(self.href, str) else repr(self.href)
-    return f"Link(href={redact_url(href)!r})"
-
-
-Link.__repr__ = _link_repr  # type: ignore[method-assign,assignment]
 
 
 def mesh_href(export: Export) -> str | None:

@@ -19,6 +19,7 @@ from itwin_mesh_export_generated.models import (
     ExportStatus,
     ExportSummary,
     ExportType,
+    Link,
     StartExport,
 )
 from tests.conftest import load_spec
@@ -163,3 +164,15 @@ def _full_export(**overrides: str) -> dict[str, Any]:
     if "exportType" in overrides:
         body["request"]["exportType"] = overrides["exportType"]
     return body
+
+
+def test_a_link_repr_hides_its_signature_but_keeps_the_url() -> None:
+    href = "https://example.blob.core.windows.net/c/x?sv=2021-08-06&se=2024&sig=c2VjcmV0"
+    link = Link(href=href)
+    assert repr(link) == "Link(href='https://example.blob.core.windows.net/c/x?sv=REDACTED&se=REDACTED&sig=REDACTED')"
+    assert link.href == href and link.to_dict() == {"href": href}
+    export = Export.from_dict(_full_export())
+    assert "c2lnbmF0dXJl" not in repr(export) and "sig=abc" not in repr(export)
+    assert (
+        repr(Link(href="https://api.bentley.com/mesh-export/x")) == "Link(href='https://api.bentley.com/mesh-export/x')"
+    )

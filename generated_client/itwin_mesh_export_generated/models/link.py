@@ -4,8 +4,20 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
+from attrs import field as _attrs_field
 
 T = TypeVar("T", bound="Link")
+
+
+def _redact_query(value: object) -> str:
+    """The repr of a URL whose query string is a credential (x-secret-query): values hidden."""
+    if not isinstance(value, str):
+        return repr(value)
+    base, sep, query = value.partition("?")
+    if not sep:
+        return repr(value)
+    hidden = "&".join(part.split("=", 1)[0] + "=REDACTED" for part in query.split("&") if part)
+    return repr(f"{base}?{hidden}")
 
 
 @_attrs_define
@@ -16,7 +28,7 @@ class Link:
         href (str): Http reference Example: https://api.bentley.com/path1/path2/id.
     """
 
-    href: str
+    href: str = _attrs_field(repr=_redact_query)
 
     def to_dict(self) -> dict[str, Any]:
         href = self.href
