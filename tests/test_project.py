@@ -7,7 +7,7 @@ import sys
 
 from tests.conftest import ROOT
 
-HAND_WRITTEN = [p for p in ("src", "generator", "tests", "benchmarks") if (ROOT / p).is_dir()]
+HAND_WRITTEN = [p for p in ("src", "generator", "release", "tests", "benchmarks") if (ROOT / p).is_dir()]
 
 
 def test_hand_written_code_passes_ruff() -> None:

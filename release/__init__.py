@@ -1,0 +1,1 @@
+"""Release tooling: the version record tied to the spec (versions.py) and publishing (publish.py)."""
