@@ -135,18 +135,23 @@ class RetryPolicy:
 
 def retry_after_s(headers: Mapping[str, str], now_epoch_s: float) -> float | None:
     """The server's wait hint in seconds: `retry-after-ms`, else `Retry-After` as seconds or as an
-    HTTP date (relative to `now_epoch_s`). None when absent or unreadable; never negative."""
+    HTTP date (relative to `now_epoch_s`). None when absent or unreadable; never negative.
+
+    A negative number of seconds is unreadable (RFC 9110's delay-seconds are digits only, though
+    the spec's `type: integer` allows one, and Prism sends them): the backoff applies, where
+    reading it as 0 would retry at once against a server that is rate limiting. A date in the
+    past is readable and means now."""
     millis = headers.get("retry-after-ms")
     if millis is not None:
         value = _finite_float(millis)
-        if value is not None:
-            return max(0.0, value / 1000.0)
+        if value is not None and value >= 0:
+            return value / 1000.0
     raw = headers.get("retry-after")
     if raw is None:
         return None
     seconds = _finite_float(raw)
     if seconds is not None:
-        return max(0.0, seconds)
+        return seconds if seconds >= 0 else None
     try:
         when = email.utils.parsedate_to_datetime(raw.strip())
     except (TypeError, ValueError, IndexError, OverflowError):

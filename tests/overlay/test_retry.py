@@ -229,7 +229,8 @@ def test_a_request_may_carry_its_own_policy() -> None:
     [
         ({"Retry-After": "5"}, 5.0),
         ({"Retry-After": " 2.5 "}, 2.5),
-        ({"Retry-After": "-3"}, 0.0),
+        ({"Retry-After": "-3"}, None),  # not delay-seconds: the backoff applies, not "at once"
+        ({"retry-after-ms": "-5", "Retry-After": "9"}, 9.0),
         ({"retry-after-ms": "1500", "Retry-After": "9"}, 1.5),
         ({"retry-after-ms": "junk", "Retry-After": "9"}, 9.0),
         ({"Retry-After": "Thu, 22 Aug 2024 03:19:13 GMT"}, 30.0),
