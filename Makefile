@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo generate check-generated lint lint-spec typecheck test check build lock clean serve
+.PHONY: install demo generate check-generated lint lint-spec typecheck test check build lock clean serve \
+	check-release record-release publish
 
 # Set-up: a virtual environment with the exact pins of requirements/dev.txt, the project itself
 # (editable), and the JavaScript tools from package-lock.json. Re-runs only when a pin changes.
@@ -33,8 +34,8 @@ check-generated: install
 	$(PY) generator/generate.py check
 
 lint: install lint-spec
-	$(BIN)/ruff check src generator tests
-	$(BIN)/ruff format --check src generator tests
+	$(BIN)/ruff check src generator release tests
+	$(BIN)/ruff format --check src generator release tests
 
 lint-spec: install
 	node_modules/.bin/redocly lint openapi/mesh-export.yaml --format=stylish
@@ -42,20 +43,43 @@ lint-spec: install
 typecheck: install
 	$(BIN)/mypy --strict generated_client/itwin_mesh_export_generated
 	$(BIN)/mypy --strict -p itwin_mesh_export
+	$(BIN)/mypy --strict release
 
 # The README's test command: installs everything, then runs every test (spec, generation, ...).
 test: install check-generated
 	$(BIN)/pytest -n 2
 
-check: lint typecheck check-generated test
+check: lint typecheck check-generated check-release test
 
 # The local Mesh Export service on 127.0.0.1:8080 (README, "The local Mesh Export service"); Ctrl-C stops it.
 serve: install
 	$(PY) -m itwin_mesh_export.testing --port 8080
 
+# sdist, then the wheel built from that sdist (python -m build does both), checked by twine.
 build: install
 	rm -rf dist
 	$(PY) -m build --outdir dist
+	$(BIN)/twine check --strict dist/*
+
+# The version scheme (README, "Versions and releases"): the version in _version.py is recorded in
+# release/versions.json with the spec and generated package committed now.
+check-release: install
+	$(PY) release/versions.py check
+
+# Record the current version (after bumping _version.py and writing its CHANGELOG.md section).
+# ARGS=--replace re-records the newest version: only for a version that was never published.
+record-release: install
+	$(PY) release/versions.py record $(ARGS)
+
+# Upload dist/ to the index in TWINE_REPOSITORY_URL (with TWINE_USERNAME / TWINE_PASSWORD), only
+# after the generated client, the release record and every test pass, in this order; the script
+# refuses a version the index already holds (release/publish.py).
+publish: install
+	$(MAKE) --no-print-directory check-generated
+	$(MAKE) --no-print-directory check-release
+	$(MAKE) --no-print-directory test
+	$(MAKE) --no-print-directory build
+	$(PY) release/publish.py dist
 
 # Re-pin requirements/dev.txt from the ranges in pyproject.toml, in a throwaway environment.
 lock:

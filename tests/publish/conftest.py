@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ BIN = Path(sys.executable).parent
 
 @dataclass(frozen=True)
 class Build:
+    source: Path  # the snapshot of the project both builds read
     dist: Path  # `python -m build`: the sdist, and the wheel built from that sdist (as `make build`)
     tree_wheel: Path  # `python -m build --wheel`: a wheel built straight from the source tree
 
@@ -76,9 +78,22 @@ def build(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Build:
     out = _shared_dir(tmp_path_factory, worker_id) / "release-build"
     with _once(out) as todo:
         if todo:
-            _run([sys.executable, "-m", "build", "--outdir", str(out / "dist"), str(ROOT)])
-            _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out / "tree"), str(ROOT)])
-    return Build(out / "dist", next((out / "tree").glob("*.whl")))
+            # Both builds read one snapshot of the project, so an edit made meanwhile cannot make
+            # them differ. Hatchling honours .gitignore, which the snapshot keeps.
+            shutil.copytree(ROOT, out / "source", ignore=_not_sources)
+            _run([sys.executable, "-m", "build", "--outdir", str(out / "dist"), str(out / "source")])
+            _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out / "tree"), str(out / "source")])
+    return Build(out / "source", out / "dist", next((out / "tree").glob("*.whl")))
+
+
+def _not_sources(directory: str, names: list[str]) -> set[str]:
+    """What no build reads (and hatchling would skip anyway): left out of the snapshot."""
+    top = (
+        {".git", ".venv", ".lock-venv", "node_modules", "dist", "build", ".hypothesis"}
+        if Path(directory) == ROOT
+        else set()
+    )
+    return {n for n in names if n in top or n == "__pycache__" or n.endswith("_cache")}
 
 
 @pytest.fixture(scope="session")
@@ -147,7 +162,9 @@ class PackageIndex:
 @pytest.fixture
 def package_index(tmp_path: Path) -> Iterator[PackageIndex]:
     """A pypiserver with upload authentication on, its own empty package directory, stopped at teardown."""
-    from passlib.apache import HtpasswdFile
+    with warnings.catch_warnings():  # passlib 1.7.4 imports the standard library's deprecated `crypt`
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from passlib.apache import HtpasswdFile
 
     username, password = "publisher", secrets.token_urlsafe(16)
     htpasswd = HtpasswdFile(str(tmp_path / "htpasswd"), new=True, default_scheme="apr_md5_crypt")

@@ -11,12 +11,11 @@ import zipfile
 from pathlib import Path
 
 from itwin_mesh_export import __version__
-from tests.conftest import ROOT
 from tests.publish.conftest import Build
 
 PACKAGES = {
-    "itwin_mesh_export": ROOT / "src" / "itwin_mesh_export",
-    "itwin_mesh_export_generated": ROOT / "generated_client" / "itwin_mesh_export_generated",
+    "itwin_mesh_export": Path("src") / "itwin_mesh_export",
+    "itwin_mesh_export_generated": Path("generated_client") / "itwin_mesh_export_generated",
 }
 LEFTOVERS = ("__pycache__", ".pyc", ".pyo", ".ruff_cache", ".mypy_cache", ".pytest_cache", ".orig", ".rej", "~")
 DIST_INFO = f"itwin_mesh_export-{__version__}.dist-info"
@@ -27,8 +26,8 @@ def _wheel_files(wheel: Path) -> list[str]:
         return sorted(zf.namelist())
 
 
-def _source_files(package: str) -> set[str]:
-    root = PACKAGES[package]
+def _source_files(source: Path, package: str) -> set[str]:
+    root = source / PACKAGES[package]
     return {
         f"{package}/{p.relative_to(root).as_posix()}"
         for p in root.rglob("*")
@@ -65,7 +64,7 @@ def test_the_wheel_holds_both_packages_with_py_typed_and_nothing_else(build: Bui
     for package in PACKAGES:
         assert f"{package}/py.typed" in files
         # Every source file, and only those: nothing missing, nothing the tree does not have.
-        assert {f for f in files if f.startswith(f"{package}/")} == _source_files(package)
+        assert {f for f in files if f.startswith(f"{package}/")} == _source_files(build.source, package)
     assert [f for f in files if any(bit in f for bit in LEFTOVERS)] == []
     assert [f for f in files if "/tests/" in f or f.split("/")[-1].startswith("test_")] == []
     assert sorted(f for f in files if f.startswith(DIST_INFO)) == [
