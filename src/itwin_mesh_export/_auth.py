@@ -45,7 +45,7 @@ from ._exceptions import InvalidArgumentError, MeshExportError, ResponseValidati
 from ._http_client import USER_AGENT, APIClient
 from ._logging import logger
 from ._redact import redact_url
-from ._retry import RetryTransport
+from ._retry import IDEMPOTENT_EXTENSION, RetryTransport
 
 __all__ = [
     "DEFAULT_SCOPE",
@@ -191,8 +191,10 @@ class ClientCredentials:
     asyncio lock and the one that refreshes does the POST in a worker thread, so no event loop is
     blocked and a sync and an async client can share one provider.
 
-    `transport` (an httpx transport, both sync and async, such as `httpx.MockTransport`) and
-    `clock` (monotonic seconds) are for tests and local services.
+    The token request is retried like a GET (on 5xx, 429, timeouts and broken connections), since
+    fetching a token twice has no effect to undo. `transport` (an httpx transport, both sync and
+    async, such as `httpx.MockTransport`), `clock` (monotonic seconds) and `sleep` (the wait between
+    attempts) are for tests and local services.
     """
 
     def __init__(
@@ -206,6 +208,7 @@ class ClientCredentials:
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout = _TOKEN_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         for name, value in (("client_id", client_id), ("client_secret", client_secret), ("scope", scope)):
             if not isinstance(value, str) or not value.strip():
@@ -220,6 +223,7 @@ class ClientCredentials:
         self._transport = transport
         self._timeout = timeout
         self._clock = clock
+        self._sleep = sleep
         self._token: _Token | None = None
         self._lock = threading.Lock()
         self._http: httpx.Client | None = None
@@ -320,7 +324,7 @@ class ClientCredentials:
     def _fetch(self) -> _Token:
         if self._http is None:
             self._http = APIClient(
-                transport=RetryTransport(self._transport or httpx.HTTPTransport()),
+                transport=RetryTransport(self._transport or httpx.HTTPTransport(), sleep=self._sleep),
                 timeout=self._timeout,
                 headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             )
@@ -333,6 +337,7 @@ class ClientCredentials:
                 "client_secret": self._client_secret,
                 "scope": self._scope,
             },
+            extensions={IDEMPOTENT_EXTENSION: True},
         )
         where = f"the token endpoint {redact_url(self._token_url)}"
         try:

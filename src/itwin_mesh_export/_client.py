@@ -81,6 +81,16 @@ def _check_id(value: object, name: str) -> str:
     return value.strip()
 
 
+def _check_export_id(value: object) -> str:
+    """An export id for the URL path. The generated code percent-encodes it into one segment, but
+    `.` and `..` stay dot segments, which httpx (and any proxy, RFC 3986 5.2.4) resolves: `..`
+    would send the request, token included, to another path of the API host. No export has them."""
+    export_id = _check_id(value, "export_id")
+    if export_id in (".", ".."):
+        raise InvalidArgumentError(f"export_id {export_id!r} is a path segment, not an export id")
+    return export_id
+
+
 def _optional_str(value: object, name: str) -> str | Unset:
     if value is None:
         return UNSET
@@ -388,7 +398,7 @@ class MeshExportClient(_BaseClient):
 
     def get_export(self, export_id: str, *, cdn: bool = False) -> Export:
         """One export by id. `cdn=True` asks for a CDN link instead of the blob storage one."""
-        export_id = _check_id(export_id, "export_id")
+        export_id = _check_export_id(export_id)
         return self._get_export(export_id, _cdn(cdn), self._options)
 
     def _get_export(self, export_id: str, cdn: int | Unset, options: RequestOptions | None) -> Export:
@@ -443,7 +453,7 @@ class MeshExportClient(_BaseClient):
 
     def delete_export(self, export_id: str) -> None:
         """Delete a Complete or Invalid export (the API answers 422 for one in progress)."""
-        export_id = _check_id(export_id, "export_id")
+        export_id = _check_export_id(export_id)
         self._call("Delete Export", _delete_export.sync_detailed, export_id, options=self._options)
 
     def wait_for_export(
@@ -458,7 +468,7 @@ class MeshExportClient(_BaseClient):
         """Poll until the export is Complete and return it. ExportFailedError if it ends Invalid,
         WaitTimeoutError after `timeout_s`. `on_status(export)` runs on every status change (the
         first one seen included). Rate limits, 5xx and network failures do not end the wait."""
-        export_id = _check_id(export_id, "export_id")
+        export_id = _check_export_id(export_id)
         cdn_value = _cdn(cdn)
         if on_status is not None and not callable(on_status):
             raise InvalidArgumentError("on_status must be callable")
@@ -598,7 +608,7 @@ class AsyncMeshExportClient(_BaseClient):
 
     async def get_export(self, export_id: str, *, cdn: bool = False) -> Export:
         """One export by id. `cdn=True` asks for a CDN link instead of the blob storage one."""
-        export_id = _check_id(export_id, "export_id")
+        export_id = _check_export_id(export_id)
         return await self._get_export(export_id, _cdn(cdn), self._options)
 
     async def _get_export(self, export_id: str, cdn: int | Unset, options: RequestOptions | None) -> Export:
@@ -653,7 +663,7 @@ class AsyncMeshExportClient(_BaseClient):
 
     async def delete_export(self, export_id: str) -> None:
         """Delete a Complete or Invalid export (the API answers 422 for one in progress)."""
-        export_id = _check_id(export_id, "export_id")
+        export_id = _check_export_id(export_id)
         await self._call("Delete Export", _delete_export.asyncio_detailed, export_id, options=self._options)
 
     async def wait_for_export(
@@ -667,7 +677,7 @@ class AsyncMeshExportClient(_BaseClient):
     ) -> Export:
         """Poll until Complete (see `MeshExportClient.wait_for_export`). `on_status` may be sync
         or async."""
-        export_id = _check_id(export_id, "export_id")
+        export_id = _check_export_id(export_id)
         cdn_value = _cdn(cdn)
         if on_status is not None and not callable(on_status):
             raise InvalidArgumentError("on_status must be callable")

@@ -7,6 +7,11 @@ that creates a job) and how the platform signals overload (429 with `Retry-After
 clocks are injectable, so no test sleeps. Any httpx client can use these transports (the
 downloader's included); a request may carry its own `RetryPolicy` in
 `request.extensions[RETRY_POLICY_EXTENSION]`.
+
+A successful response's body is read here, inside the attempt (`buffer_body=True`, the default):
+httpx reads it only after the transport returns, so a connection reset, a cut or a stall in the
+middle of a body would otherwise escape every retry. API bodies are small JSON documents; a client
+that streams large bodies passes `buffer_body=False`.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ __all__ = [
     "BACKOFF_MAX_S",
     "DEFAULT_DEADLINE_S",
     "DEFAULT_MAX_ATTEMPTS",
+    "IDEMPOTENT_EXTENSION",
     "IDEMPOTENT_METHODS",
     "RETRY_AFTER_CAP_S",
     "RETRY_AFTER_JITTER",
@@ -71,6 +77,9 @@ _TRANSIENT_ERRORS: tuple[type[httpx.TransportError], ...] = (
     httpx.RemoteProtocolError,
 )
 RETRY_POLICY_EXTENSION = "itwin_mesh_export.retry_policy"
+# `request.extensions[IDEMPOTENT_EXTENSION] = True` marks a request that is safe to repeat whatever
+# its method: the token endpoint's POST (fetching a token twice has no effect to undo).
+IDEMPOTENT_EXTENSION = "itwin_mesh_export.idempotent"
 # An attempt always gets at least this long, even when the deadline is (almost) used up.
 _MIN_ATTEMPT_TIMEOUT_S = 0.001
 
@@ -107,13 +116,21 @@ class RetryPolicy:
         return ceiling * (1.0 - BACKOFF_JITTER * self.random())
 
     def delay_after_status(
-        self, method: str, status_code: int, headers: Mapping[str, str], attempt: int, now_epoch_s: float
+        self,
+        method: str,
+        status_code: int,
+        headers: Mapping[str, str],
+        attempt: int,
+        now_epoch_s: float,
+        *,
+        idempotent: bool | None = None,
     ) -> float | None:
-        """Seconds to wait before another attempt after this response, or None not to retry."""
+        """Seconds to wait before another attempt after this response, or None not to retry.
+        `idempotent` overrides what the method says (None: GET, DELETE... are, POST is not)."""
         if attempt >= self.max_attempts or status_code not in RETRY_STATUSES:
             return None
         # A 429 means the server refused the request without acting on it: even a POST may repeat it.
-        if method not in IDEMPOTENT_METHODS and status_code != 429:
+        if not _idempotent(method, idempotent) and status_code != 429:
             return None
         hint = retry_after_s(headers, now_epoch_s)
         if hint is None:
@@ -122,13 +139,15 @@ class RetryPolicy:
             return None  # over the cap: the caller gets the error (RateLimitError.retry_after_s) at once
         return hint * (1.0 + RETRY_AFTER_JITTER * self.random())
 
-    def delay_after_error(self, method: str, error: httpx.TransportError, attempt: int) -> float | None:
+    def delay_after_error(
+        self, method: str, error: httpx.TransportError, attempt: int, *, idempotent: bool | None = None
+    ) -> float | None:
         """Seconds to wait before another attempt after this transport failure, or None."""
         if attempt >= self.max_attempts:
             return None
         if isinstance(error, _NOT_SENT_ERRORS):
             return self.backoff_s(attempt)
-        if method in IDEMPOTENT_METHODS and isinstance(error, _TRANSIENT_ERRORS):
+        if _idempotent(method, idempotent) and isinstance(error, _TRANSIENT_ERRORS):
             return self.backoff_s(attempt)
         return None
 
@@ -159,6 +178,10 @@ def retry_after_s(headers: Mapping[str, str], now_epoch_s: float) -> float | Non
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now_epoch_s)
+
+
+def _idempotent(method: str, override: bool | None) -> bool:
+    return method in IDEMPOTENT_METHODS if override is None else override
 
 
 def _finite_float(text: str) -> float | None:
@@ -194,6 +217,37 @@ def _reason(response: httpx.Response) -> str:
     return str(response.status_code)
 
 
+def _buffered(response: httpx.Response, content: bytes, request: httpx.Request) -> httpx.Response:
+    """The response again, its body (as received, still encoded) held in memory."""
+    return httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        stream=httpx.ByteStream(content),
+        extensions=response.extensions,
+        request=request,
+    )
+
+
+def _read_raw(response: httpx.Response, request: httpx.Request) -> httpx.Response:
+    if response.is_stream_consumed:  # read already (httpx.MockTransport does): nothing left to fail
+        return response
+    try:
+        content = b"".join(response.iter_raw())
+    finally:
+        response.close()
+    return _buffered(response, content, request)
+
+
+async def _aread_raw(response: httpx.Response, request: httpx.Request) -> httpx.Response:
+    if response.is_stream_consumed:
+        return response
+    try:
+        content = b"".join([chunk async for chunk in response.aiter_raw()])
+    finally:
+        await response.aclose()
+    return _buffered(response, content, request)
+
+
 class RetryTransport(httpx.BaseTransport):
     """Wraps a transport; repeats attempts as `RetryPolicy` says. Returns the last response (an
     error status included) or raises the last transport error: mapping to exceptions is the
@@ -207,12 +261,14 @@ class RetryTransport(httpx.BaseTransport):
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        buffer_body: bool = True,
     ) -> None:
         self._transport = transport
         self._policy = policy if policy is not None else RetryPolicy()
         self._sleep = sleep
         self._clock = clock
         self._wall_clock = wall_clock
+        self._buffer_body = buffer_body
 
     @property
     def policy(self) -> RetryPolicy:
@@ -223,6 +279,7 @@ class RetryTransport(httpx.BaseTransport):
         clock = self._clock
         started = clock()
         deadline = None if policy.deadline_s is None else started + policy.deadline_s
+        idempotent = True if request.extensions.get(IDEMPOTENT_EXTENSION) is True else None
         attempt = 1
         while True:
             attempt_started = clock() if attempt > 1 else started
@@ -230,10 +287,12 @@ class RetryTransport(httpx.BaseTransport):
                 _bound_timeouts(request, deadline - attempt_started)
             try:
                 response = self._transport.handle_request(request)
+                if self._buffer_body and response.status_code < 400:
+                    response = _read_raw(response, request)  # a failure mid-body is retried like any other
             except httpx.TransportError as exc:
                 now = clock()
                 log_attempt(request, attempt, now - attempt_started, error=exc)
-                delay = policy.delay_after_error(request.method, exc, attempt)
+                delay = policy.delay_after_error(request.method, exc, attempt, idempotent=idempotent)
                 if delay is None or (deadline is not None and now + delay >= deadline):
                     raise
                 log_retry(request, attempt, policy.max_attempts, delay, type(exc).__name__)
@@ -245,7 +304,12 @@ class RetryTransport(httpx.BaseTransport):
             if response.status_code < 400:
                 return response
             delay = policy.delay_after_status(
-                request.method, response.status_code, response.headers, attempt, self._wall_clock()
+                request.method,
+                response.status_code,
+                response.headers,
+                attempt,
+                self._wall_clock(),
+                idempotent=idempotent,
             )
             if delay is None or (deadline is not None and now + delay >= deadline):
                 return response
@@ -270,12 +334,14 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        buffer_body: bool = True,
     ) -> None:
         self._transport = transport
         self._policy = policy if policy is not None else RetryPolicy()
         self._sleep = sleep
         self._clock = clock
         self._wall_clock = wall_clock
+        self._buffer_body = buffer_body
 
     @property
     def policy(self) -> RetryPolicy:
@@ -286,6 +352,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         clock = self._clock
         started = clock()
         deadline = None if policy.deadline_s is None else started + policy.deadline_s
+        idempotent = True if request.extensions.get(IDEMPOTENT_EXTENSION) is True else None
         attempt = 1
         while True:
             attempt_started = clock() if attempt > 1 else started
@@ -293,10 +360,12 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                 _bound_timeouts(request, deadline - attempt_started)
             try:
                 response = await self._transport.handle_async_request(request)
+                if self._buffer_body and response.status_code < 400:
+                    response = await _aread_raw(response, request)  # a failure mid-body is retried like any other
             except httpx.TransportError as exc:
                 now = clock()
                 log_attempt(request, attempt, now - attempt_started, error=exc)
-                delay = policy.delay_after_error(request.method, exc, attempt)
+                delay = policy.delay_after_error(request.method, exc, attempt, idempotent=idempotent)
                 if delay is None or (deadline is not None and now + delay >= deadline):
                     raise
                 log_retry(request, attempt, policy.max_attempts, delay, type(exc).__name__)
@@ -308,7 +377,12 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
             if response.status_code < 400:
                 return response
             delay = policy.delay_after_status(
-                request.method, response.status_code, response.headers, attempt, self._wall_clock()
+                request.method,
+                response.status_code,
+                response.headers,
+                attempt,
+                self._wall_clock(),
+                idempotent=idempotent,
             )
             if delay is None or (deadline is not None and now + delay >= deadline):
                 return response
