@@ -215,6 +215,18 @@ async def test_an_export_id_is_one_path_segment(contract: ContractClient, op: st
     assert call.outcome.error is None
 
 
+@pytest.mark.parametrize("op", ["get-export", "delete-export", "wait_for_export", "get_mesh_href"])
+@pytest.mark.parametrize("export_id", [".", "..", " .. "])
+async def test_a_dot_segment_export_id_is_refused_before_any_request(
+    contract: ContractClient, op: str, export_id: str
+) -> None:
+    # `/..` would leave the API's path (GET https://api.bentley.com/ with the token) and `/.`
+    # would be Get Exports: the id is refused instead of naming another URL.
+    call = await contract.call(op, export_id)
+    assert isinstance(call.outcome.error, InvalidArgumentError)
+    assert call.exchanges == []
+
+
 # ---- the checks themselves can fail ----
 
 
