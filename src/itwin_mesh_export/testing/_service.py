@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import secrets
 import socket
 import threading
@@ -24,6 +25,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
+from .._redact import redact_url
 from ._admin import admin_routes
 from ._api import api_routes, http_exception_json, mesh_href
 from ._clock import Clock, SystemClock
@@ -42,6 +44,23 @@ __all__ = ["LocalMeshExportService", "ServiceStartError"]
 HOST = "127.0.0.1"
 _START_TIMEOUT_S = 15.0
 _STOP_TIMEOUT_S = 15.0
+
+
+class _RedactAccessLog(logging.Filter):
+    """uvicorn's access lines carry each request's query string, the storage signature included.
+    They are off (`access_log=False`), but uvicorn still writes them whenever the `uvicorn.access`
+    logger has a handler (pytest's log capture puts one there, an application's logging
+    configuration may too): this filter passes every path in them through `redact_url` first."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_url(a) if isinstance(a, str) and "?" in a else a for a in record.args)
+        return True
+
+
+_ACCESS_LOGGER = logging.getLogger("uvicorn.access")
+if not any(isinstance(f, _RedactAccessLog) for f in _ACCESS_LOGGER.filters):
+    _ACCESS_LOGGER.addFilter(_RedactAccessLog())
 
 
 class ServiceStartError(RuntimeError):
@@ -165,7 +184,7 @@ class LocalMeshExportService:
                 http=protocol,
                 ws="none",
                 lifespan="off",
-                access_log=False,  # access lines would carry the signed query strings
+                access_log=False,  # access lines would carry the signed query strings (see _RedactAccessLog)
                 log_config=None,
                 server_header=False,
                 timeout_keep_alive=30,
