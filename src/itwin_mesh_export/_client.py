@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Self
 
 import httpx
@@ -33,6 +34,7 @@ from itwin_mesh_export_generated.models import (
     ExportResponse,
     ExportsOrderBy,
     ExportsPage,
+    ExportStatus,
     ExportType,
     PreferReturn,
     StartExport,
@@ -41,13 +43,25 @@ from itwin_mesh_export_generated.models import (
 from itwin_mesh_export_generated.types import UNSET, Response, Unset
 
 from ._auth import BearerTokenAuth, CallableToken, TokenProvider, check_secure_url, token_provider_from
+from ._download import DEFAULT_CONCURRENCY, download_tileset, download_tileset_async
+from ._download import DEFAULT_TIMEOUT as DOWNLOAD_TIMEOUT
+from ._download_plan import DownloadProgress, DownloadResult
+from ._download_retry import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER_S
 from ._ensure import AsyncKeyedLock, KeyedLock, ReuseKey, pick_reusable
-from ._exceptions import InvalidArgumentError, MeshExportError, ResponseValidationError, WaitTimeoutError
+from ._exceptions import (
+    ExportFailedError,
+    ExportNotCompleteError,
+    InvalidArgumentError,
+    MeshExportError,
+    ResponseValidationError,
+    WaitTimeoutError,
+)
 from ._http_client import ACCEPT, LAST_RESPONSE, REQUEST_OPTIONS, USER_AGENT, APIAsyncClient, APIClient, RequestOptions
 from ._logging import logger
 from ._models import mesh_href
 from ._paging import DEFAULT_PAGE_SIZE, PageCursor, full_exports, next_page
 from ._retry import AsyncRetryTransport, RetryPolicy, RetryTransport
+from ._tileset import TilesetLimits
 from ._validation import PARSE_ERRORS, check_export, validation_error
 from ._waiting import DEFAULT_POLL_INTERVAL_S, DEFAULT_WAIT_TIMEOUT_S, TRANSIENT_ERRORS, WaitState
 
@@ -168,6 +182,26 @@ def _list_query(
         "cdn": _cdn(cdn),
         "prefer": PreferReturn.REPRESENTATION,
     }
+
+
+def _export_id_of(export: object) -> str:
+    """`download_export` takes an Export or its id; only the id is used (the export is fetched
+    again for a fresh link)."""
+    if isinstance(export, Export):
+        return export.id
+    if isinstance(export, str):
+        return export
+    raise InvalidArgumentError(f"export must be an Export or an export id str, got {type(export).__name__}")
+
+
+def _download_href(export: Export) -> str:
+    """The signed link to download from, or the typed error saying why a download cannot start."""
+    if export.status == ExportStatus.INVALID:
+        raise ExportFailedError(export.id, export.error if isinstance(export.error, str) else None, export)
+    href = mesh_href(export)
+    if export.status != ExportStatus.COMPLETE or href is None:
+        raise ExportNotCompleteError(export.id, str(export.status.value))
+    return href
 
 
 def _check_base_url(url: str) -> str:
@@ -527,6 +561,56 @@ class MeshExportClient(_BaseClient):
         when the export has none (not Complete)."""
         return mesh_href(self.get_export(export_id, cdn=cdn))
 
+    def download_export(
+        self,
+        export: Export | str,
+        dest: str | os.PathLike[str],
+        *,
+        cdn: bool = False,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        on_progress: Callable[[DownloadProgress], None] | None = None,
+        storage_client: httpx.Client | None = None,
+        storage_transport: httpx.BaseTransport | None = None,
+        storage_timeout: httpx.Timeout = DOWNLOAD_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S,
+        limits: TilesetLimits | None = None,
+        fsync: bool = False,
+    ) -> DownloadResult:
+        """Download a Complete export's whole tileset into `dest` (see `download_tileset`): get
+        the export for a fresh link (`cdn=True`: the CDN one), download, and when the storage
+        refuses the link's signature, get the export again for a new one and carry on. Run it
+        again after any failure to resume.
+
+        `export` is an Export or its id. ExportFailedError if the export ended Invalid,
+        ExportNotCompleteError if it has no files yet (wait for it first); then the download's
+        errors (DownloadError and its subclasses). The storage is reached with its own HTTP
+        client (`storage_client` or `storage_transport`, never this client's), so the API token
+        never goes there.
+        """
+        export_id = _export_id_of(export)
+        _cdn(cdn)  # a bool, checked before any request
+
+        def fresh_href() -> str:
+            return _download_href(self.get_export(export_id, cdn=cdn))
+
+        href = fresh_href()
+        logger.info("downloading export %s into %s", export_id, Path(dest))
+        return download_tileset(
+            href,
+            dest,
+            refresh_href=fresh_href,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            http_client=storage_client,
+            transport=storage_transport,
+            timeout=storage_timeout,
+            max_retries=max_retries,
+            max_retry_after_s=max_retry_after_s,
+            limits=limits,
+            fsync=fsync,
+        )
+
     def close(self) -> None:
         """Close the connections (and the token provider, if this client created it)."""
         self._http.close()
@@ -736,6 +820,47 @@ class AsyncMeshExportClient(_BaseClient):
     async def get_mesh_href(self, export_id: str, *, cdn: bool = False) -> str | None:
         """A fresh signed URL of the export's tiles, or None when it has none (not Complete)."""
         return mesh_href(await self.get_export(export_id, cdn=cdn))
+
+    async def download_export(
+        self,
+        export: Export | str,
+        dest: str | os.PathLike[str],
+        *,
+        cdn: bool = False,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        on_progress: Callable[[DownloadProgress], None] | None = None,
+        storage_client: httpx.AsyncClient | None = None,
+        storage_transport: httpx.AsyncBaseTransport | None = None,
+        storage_timeout: httpx.Timeout = DOWNLOAD_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S,
+        limits: TilesetLimits | None = None,
+        fsync: bool = False,
+    ) -> DownloadResult:
+        """Download a Complete export's whole tileset into `dest` (see
+        `MeshExportClient.download_export`); `on_progress` is called on the event loop."""
+        export_id = _export_id_of(export)
+        _cdn(cdn)  # a bool, checked before any request
+
+        async def fresh_href() -> str:
+            return _download_href(await self.get_export(export_id, cdn=cdn))
+
+        href = await fresh_href()
+        logger.info("downloading export %s into %s", export_id, Path(dest))
+        return await download_tileset_async(
+            href,
+            dest,
+            refresh_href=fresh_href,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            http_client=storage_client,
+            transport=storage_transport,
+            timeout=storage_timeout,
+            max_retries=max_retries,
+            max_retry_after_s=max_retry_after_s,
+            limits=limits,
+            fsync=fsync,
+        )
 
     async def aclose(self) -> None:
         """Close the connections (and the token provider, if this client created it)."""

@@ -22,6 +22,7 @@ parser runs. The tree, as users catch it:
     ├── ExportFailedError               the export ended Invalid; carries the export's error text
     ├── WaitTimeoutError                the export did not finish before the deadline
     └── DownloadError                   fetching the produced files failed
+        ├── ExportNotCompleteError          the export has no files to download yet (not Complete)
         ├── UnsafeTilesetError              a tileset URI escapes the target or names another host
         ├── InvalidTilesetError             a tileset (or glTF) file is not JSON of the expected shape
         ├── StorageError                    the storage answered an error status (signature, missing blob)
@@ -53,6 +54,7 @@ __all__ = [
     "DownloadError",
     "ErrorDetail",
     "ExportFailedError",
+    "ExportNotCompleteError",
     "IncompleteDownloadError",
     "InternalServerError",
     "InvalidArgumentError",
@@ -227,6 +229,22 @@ class WaitTimeoutError(MeshExportError):
 
 class DownloadError(MeshExportError):
     """Fetching the files an export produced failed."""
+
+
+class ExportNotCompleteError(DownloadError):
+    """`download_export` was given an export that has no files yet: its status is NotStarted,
+    InProgress or one this version does not know (`status`), or it is Complete but the API sent
+    no `_links.mesh` (`status` is then "Complete"). Wait for it first (`wait_for_export`). An
+    export that ended Invalid raises ExportFailedError instead."""
+
+    def __init__(self, export_id: str, status: str) -> None:
+        if status == "Complete":
+            message = f"export {export_id} is Complete but the API gave no link to its files"
+        else:
+            message = f"export {export_id} is {status}, not Complete: it has no files to download yet"
+        super().__init__(message)
+        self.export_id = export_id
+        self.status = status
 
 
 class UnsafeTilesetError(DownloadError):
