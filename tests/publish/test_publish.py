@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,9 +30,6 @@ from tests.conftest import ROOT
 from tests.publish.conftest import Build, PackageIndex, free_port
 
 PUBLISH = [sys.executable, str(ROOT / "release" / "publish.py")]
-CLI_LANDED = (ROOT / "src" / "itwin_mesh_export" / "cli.py").exists() or (
-    ROOT / "src" / "itwin_mesh_export" / "cli" / "__init__.py"
-).exists()
 
 
 def _publish(dist: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
@@ -84,7 +82,7 @@ CLIENT_SCRIPT = textwrap.dedent(
         "metadata_version": importlib.metadata.version("itwin-mesh-export"),
         "user_agent": USER_AGENT,
         "file": itwin_mesh_export.__file__,
-        "exports": len(exports),
+        "exports": [e.id for e in exports],
         "status": str(export.status),
         "href": mesh_href(export) is not None,
     }))
@@ -140,14 +138,9 @@ def test_publish_then_install_from_that_index_alone_then_refuse_to_publish_again
         assert facts["version"] == facts["metadata_version"] == __version__
         assert facts["user_agent"].startswith(f"itwin-mesh-export/{__version__} python/")
         assert Path(facts["file"]).is_relative_to(venv), "imported from the repository, not the install"
-        assert facts["exports"] == 2 and facts["status"] == "Complete" and facts["href"]
-        if CLI_LANDED:
-            cli = subprocess.run(
-                [str(venv / "bin" / "itwin-mesh-export"), "--version"],
-                env=_isolated_env(), capture_output=True, text=True, timeout=60,
-            )  # fmt: skip
-            assert cli.returncode == 0, cli.stdout + cli.stderr
-            assert __version__ in cli.stdout
+        assert len(facts["exports"]) == 2 and facts["status"] == "Complete" and facts["href"]
+        if _has_cli(build.wheel):  # the console script, as a user runs it, against the same service
+            _check_cli(venv / "bin" / "itwin-mesh-export", service, facts["exports"], tmp_path)
 
     # The same version again: refused with the reason, before any upload; the index is unchanged.
     page = package_index.simple_page()
@@ -159,6 +152,29 @@ def test_publish_then_install_from_that_index_alone_then_refuse_to_publish_again
     assert package_index.password not in again.stdout + again.stderr
     assert package_index.snapshot() == published
     assert package_index.simple_page() == page
+
+
+def _has_cli(wheel: Path) -> bool:
+    with zipfile.ZipFile(wheel) as zf:
+        return "itwin_mesh_export/cli/__init__.py" in zf.namelist() or "itwin_mesh_export/cli.py" in zf.namelist()
+
+
+def _check_cli(cli: Path, service: dict[str, str], export_ids: list[str], tmp_path: Path) -> None:
+    env = _isolated_env()
+    env.update(ITWIN_MESH_EXPORT_BASE_URL=service["API base URL"], ITWIN_ACCESS_TOKEN=service["Static token"])
+
+    def run(*args: str) -> str:
+        proc = subprocess.run([str(cli), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, f"itwin-mesh-export {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
+        return proc.stdout
+
+    assert run("--version").strip() == f"itwin-mesh-export {__version__}"
+    listed = run("list", "--json")
+    json.loads(listed)
+    assert all(export_id in listed for export_id in export_ids)
+    run("-q", "download", export_ids[0], "tiles")
+    assert (tmp_path / "tiles" / "tileset.json").is_file()
+    run("verify", "tiles")
 
 
 def test_an_interrupted_publish_is_completed_by_running_it_again_and_nothing_is_replaced(
