@@ -46,9 +46,9 @@ def _fault(text: str) -> Fault:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m itwin_mesh_export.testing") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m itwin_mesh_export.testing",
+        prog=prog,
         description="A local Mesh Export service (API, token endpoint, blob storage, CDN) on 127.0.0.1.",
     )
     where = parser.add_argument_group("ports (0: any free port)")
@@ -135,9 +135,12 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, prog: str | None = None) -> int:
+    """Run the service until Ctrl-C or SIGTERM; 0 then. Bad flags exit through argparse
+    (SystemExit 2); 2 is returned only when the service cannot start (a port in use).
+    `prog` names the command in usage lines (`itwin-mesh-export serve` uses it)."""
     out = out or sys.stdout
-    parser = build_parser()
+    parser = build_parser(prog) if prog is not None else build_parser()
     args = parser.parse_args(argv)
     try:
         config = _config(args)
