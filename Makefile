@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo generate check-generated lint lint-spec typecheck test check build lock clean serve \
-	check-release record-release publish
+	check-release record-release publish bench
 
 # Set-up: a virtual environment with the exact pins of requirements/dev.txt, the project itself
 # (editable), and the JavaScript tools from package-lock.json. Re-runs only when a pin changes.
@@ -56,6 +56,11 @@ check: lint typecheck check-generated check-release test
 # The local Mesh Export service on 127.0.0.1:8080 (README, "The local Mesh Export service"); Ctrl-C stops it.
 serve: install
 	$(PY) -m itwin_mesh_export.testing --port 8080
+
+# The benchmarks (issue 7, benchmarks/README.md): every measurement against its baseline in the same
+# run, ~15 minutes on 2 cores; rewrites BENCHMARKS.md. The peer client is built under build/bench/.
+bench: install
+	$(PY) -m benchmarks
 
 # sdist, then the wheel built from that sdist (python -m build does both), checked by twine.
 build: install

@@ -1,0 +1,123 @@
+"""5. Download: 2,000 tiles of 16 KiB and one 1 GiB file from the local service's storage (its own
+process), `download_tileset` vs plain httpx with the same concurrency
+(`benchmarks/workloads/download.py`).
+
+Targets: ≥ 0.9x the baseline's throughput (bytes per wall second) on both; peak RSS of the client
+process ≤ 100 MiB for the 1 GiB file (a fresh process per round, so the peak is that round's);
+concurrency 16 faster than concurrency 1 on the small tiles.
+"""
+
+from __future__ import annotations
+
+from ._common import Context, Row, fmt_bytes, fmt_x
+from ._harness import LocalService, Summary, Variant, interleave, local_service
+
+__all__ = ["CONCURRENCY", "RSS_TARGET_MIB", "THROUGHPUT_TARGET", "measure"]
+
+THROUGHPUT_TARGET = 0.9
+RSS_TARGET_MIB = 100.0
+CONCURRENCY = 16
+
+
+def _href(service: LocalService, tileset: dict[str, int]) -> str:
+    ids = service.admin("POST", "/exports", {"count": 1, "imodel_id": f"bench-{tileset}", "tileset": tileset})["ids"]
+    href: str = service.get_export(ids[0])["_links"]["mesh"]["href"]
+    return href
+
+
+def _mib_s(s: Summary) -> float:
+    return 1 / s.wall_per_unit_s / (1 << 20)
+
+
+def _cpu_s_per_mib(s: Summary) -> float:
+    return s.cpu_per_unit_s * (1 << 20)
+
+
+def _files(s: Summary) -> float:
+    return s.extra_median("files")
+
+
+def _throughput_row(key: str, scenario: str, ours: Summary, raw: Summary) -> Row:
+    if _files(ours) != _files(raw):
+        raise AssertionError(f"{key}: the engine moved {_files(ours)} files, the baseline {_files(raw)}")
+    ratio = raw.wall_per_unit_s / ours.wall_per_unit_s
+    return Row(
+        number=5,
+        key=key,
+        scenario=scenario,
+        unit="MiB/s (wall)",
+        result=f"{_mib_s(ours):.0f} MiB/s, {_cpu_s_per_mib(ours) * 1e3:.1f} ms CPU/MiB",
+        baseline=f"{_mib_s(raw):.0f} MiB/s, {_cpu_s_per_mib(raw) * 1e3:.1f} ms CPU/MiB (plain httpx)",
+        ratio=f"{fmt_x(ratio)} throughput ({fmt_x(ours.cpu_per_unit_s / raw.cpu_per_unit_s)} CPU)",
+        target=f"≥ {THROUGHPUT_TARGET:.1f}x baseline",
+        met=ratio >= THROUGHPUT_TARGET,
+        values={"throughput_ratio": ratio, "mib_s": _mib_s(ours)},
+    )
+
+
+def measure(ctx: Context) -> list[Row]:
+    size = ctx.size
+    work = str(ctx.work_dir / "downloads")
+    small = {"tile_count": size.tiles, "tile_bytes": size.tile_bytes}
+    large = {"tile_count": 3, "large_tile_bytes": size.large_bytes}
+    with local_service(ctx.log_dir) as service:
+        small_href, large_href = _href(service, small), _href(service, large)
+
+        def variants(href: str, concurrency: int, suffix: str = "") -> list[Variant]:
+            args = {"href": href, "work_dir": work, "concurrency": concurrency}
+            return [
+                Variant(f"overlay{suffix}", "benchmarks.workloads.download:overlay_download", args),
+                Variant(f"raw{suffix}", "benchmarks.workloads.download:raw_download", args),
+            ]
+
+        rounds = size.download_rounds
+        got_small = interleave(
+            [*variants(small_href, CONCURRENCY), *variants(small_href, 1, "-c1")],
+            rounds,
+            log_dir=ctx.log_dir / "download-small",
+        )
+        got_large = interleave(
+            variants(large_href, CONCURRENCY), rounds, log_dir=ctx.log_dir / "download-large", fresh_process=True
+        )
+    tiles = f"{size.tiles:,} tiles of {fmt_bytes(size.tile_bytes)}"
+    one = f"one {fmt_bytes(size.large_bytes)} file"
+    ours_c16, ours_c1 = got_small["overlay"], got_small["overlay-c1"]
+    speedup = ours_c1.wall_per_unit_s / ours_c16.wall_per_unit_s
+    raw_speedup = got_small["raw-c1"].wall_per_unit_s / got_small["raw"].wall_per_unit_s
+    large_rss = got_large["overlay"].peak_rss_kib / 1024
+    return [
+        _throughput_row(
+            "download-small",
+            f"Download {tiles} (concurrency {CONCURRENCY})",
+            ours_c16,
+            got_small["raw"],
+        ),
+        _throughput_row("download-small-c1", f"Download {tiles} (concurrency 1)", ours_c1, got_small["raw-c1"]),
+        Row(
+            number=5,
+            key="download-speedup",
+            scenario=f"Download {tiles}: concurrency {CONCURRENCY} over concurrency 1",
+            unit="speedup (wall)",
+            result=f"{fmt_x(speedup)} ({_mib_s(ours_c16):.0f} vs {_mib_s(ours_c1):.0f} MiB/s)",
+            baseline=f"{fmt_x(raw_speedup)} (plain httpx)",
+            ratio=fmt_x(speedup / raw_speedup),
+            target="> 1x",
+            met=speedup > 1.0,
+            values={"speedup": speedup},
+        ),
+        _throughput_row(
+            "download-large", f"Download {one} (concurrency {CONCURRENCY})", got_large["overlay"], got_large["raw"]
+        ),
+        Row(
+            number=5,
+            key="download-large-rss",
+            scenario=f"Download {one}: peak RSS of the client process",
+            unit="MiB",
+            result=f"{large_rss:.0f} MiB",
+            baseline=f"{got_large['raw'].peak_rss_kib / 1024:.0f} MiB (plain httpx)",
+            ratio=fmt_x(got_large["overlay"].peak_rss_kib / got_large["raw"].peak_rss_kib),
+            target=f"≤ {RSS_TARGET_MIB:g} MiB",
+            met=large_rss <= RSS_TARGET_MIB,
+            values={"peak_rss_mib": large_rss},
+        ),
+    ]

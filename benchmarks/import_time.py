@@ -1,0 +1,91 @@
+"""6. Import time: `import itwin_mesh_export` vs `import httpx`, each in a fresh interpreter
+(alternating, so both see the same machine), timed inside the process around the import statement
+alone (interpreter start-up excluded). Bytecode caches are warm, as on any second run.
+
+Target: ≤ 1.3x httpx. A third variant, the package plus everything a first call needs
+(`MeshExportClient` built, `get_export` bound), shows what lazy imports defer rather than save.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+
+from ._common import Context, Row, fmt_s, fmt_x
+from ._harness import ROOT, worker_env
+
+__all__ = ["IMPORT_TARGET", "measure"]
+
+IMPORT_TARGET = 1.3
+
+_PROGRAM = """
+import json, time
+c0, w0 = time.process_time(), time.perf_counter()
+{statement}
+w1, c1 = time.perf_counter(), time.process_time()
+print(json.dumps({{"cpu_s": c1 - c0, "wall_s": w1 - w0}}))
+"""
+
+_VARIANTS = {
+    "httpx": "import httpx",
+    "overlay": "import itwin_mesh_export",
+    "overlay+client": (
+        "import itwin_mesh_export\nitwin_mesh_export.MeshExportClient('t', base_url='http://127.0.0.1:9/x').get_export"
+    ),
+    "overlay+download": "import itwin_mesh_export\nitwin_mesh_export.download_tileset",
+}
+
+
+def _once(statement: str) -> dict[str, float]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROGRAM.format(statement=statement)],
+        cwd=ROOT,
+        env=worker_env(None),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def measure(ctx: Context) -> list[Row]:
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in _VARIANTS}
+    for statement in _VARIANTS.values():  # warm the bytecode caches
+        _once(statement)
+    for r in range(ctx.size.import_rounds):
+        names = list(_VARIANTS)
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            samples[name].append(_once(_VARIANTS[name]))
+
+    def median(name: str, key: str) -> float:
+        return statistics.median(s[key] for s in samples[name])
+
+    base_wall, base_cpu = median("httpx", "wall_s"), median("httpx", "cpu_s")
+    rows = []
+    for key, name, scenario in (
+        ("import", "overlay", "`import itwin_mesh_export` (fresh process)"),
+        ("import-first-call", "overlay+client", "… plus what a first API call loads (client built)"),
+        ("import-download", "overlay+download", "… plus the download engine (`download_tileset`)"),
+    ):
+        wall, cpu = median(name, "wall_s"), median(name, "cpu_s")
+        ratio = wall / base_wall
+        target = key == "import"
+        rows.append(
+            Row(
+                number=6,
+                key=key,
+                scenario=scenario,
+                unit="import",
+                result=f"{fmt_s(wall)} wall, {fmt_s(cpu)} CPU",
+                baseline=f"{fmt_s(base_wall)} wall, {fmt_s(base_cpu)} CPU (`import httpx`)",
+                ratio=f"{fmt_x(ratio)} wall ({fmt_x(cpu / base_cpu)} CPU)",
+                target=f"≤ {IMPORT_TARGET:.1f}x" if target else "(reported)",
+                met=(ratio <= IMPORT_TARGET) if target else None,
+                values={"wall_ratio": ratio, "wall_s": wall},
+            )
+        )
+    return rows

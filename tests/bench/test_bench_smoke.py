@@ -1,0 +1,88 @@
+"""The benchmark itself, at a tiny size: every measurement's code path runs (servers in their own
+processes, workers, the peer built or reused from build/bench/, the report written), and the report
+has every row. No timing is asserted anywhere: the numbers of a tiny run mean nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+# Every row BENCHMARKS.md must carry, in table order: the seven measurements of issue 7.
+EXPECTED_ROWS = [
+    (1, "per-call-sync"),
+    (1, "per-call-async"),
+    (2, "listing-sync"),
+    (2, "listing-async"),
+    (3, "peer-per-call"),
+    (3, "peer-listing"),
+    (4, "waiting-requests"),
+    (4, "waiting-cpu"),
+    (4, "waiting-rss"),
+    (5, "download-small"),
+    (5, "download-small-c1"),
+    (5, "download-speedup"),
+    (5, "download-large"),
+    (5, "download-large-rss"),
+    (6, "import"),
+    (6, "import-first-call"),
+    (6, "import-download"),
+    (7, "generate"),
+    (7, "check-generated"),
+]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any], str]:
+    tmp = tmp_path_factory.mktemp("bench")
+    out = tmp / "BENCHMARKS.md"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--size", "smoke", "--out", str(out), "--work-dir", str(tmp / "work")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, f"the smoke run failed:\n{proc.stderr[-6000:]}"
+    results = json.loads((tmp / "work" / "results.json").read_text(encoding="utf-8"))
+    return out.read_text(encoding="utf-8"), results, proc.stderr
+
+
+def test_every_measurement_produces_its_rows(smoke_run: tuple[str, dict[str, Any], str]) -> None:
+    _, results, _ = smoke_run
+    assert results["size"] == "smoke"
+    assert results["errors"] == []
+    assert [(row["number"], row["key"]) for row in results["rows"]] == EXPECTED_ROWS
+
+
+def test_every_row_was_measured_not_skipped(smoke_run: tuple[str, dict[str, Any], str]) -> None:
+    _, results, _ = smoke_run
+    for row in results["rows"]:
+        assert row["result"] and row["result"] != "not run", row
+        assert row["values"], f"{row['key']} carries no measured value"
+        if row["target"] != "(reported)":
+            assert row["met"] in (True, False), row
+            assert row["baseline"], f"{row['key']} has a target but no baseline from the same run"
+
+
+def test_the_report_has_the_table_machine_load_and_notes(smoke_run: tuple[str, dict[str, Any], str]) -> None:
+    text, results, _ = smoke_run
+    assert text.startswith("# Benchmarks\n")
+    assert "| # | Scenario | Unit | Result | Baseline (same run) | Ratio | Target | Met |" in text
+    table = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| #")]
+    assert len(table) == len(EXPECTED_ROWS)
+    for row in results["rows"]:
+        assert row["scenario"].replace("|", "\\|") in text
+    assert "**Machine**:" in text and "cores" in text
+    assert "**Load during the run**" in text
+    assert "**Peer**: openapi-generator" in text
+    assert "## Where a target is missed" in text
+    # A paragraph for every missed target, whatever this tiny run happened to miss.
+    for row in results["rows"]:
+        if row["met"] is False:
+            assert f"({row['key']}). " in text.split("## Where a target is missed", 1)[1]
