@@ -10,6 +10,7 @@ exceptions become `APIConnectionError` / `APITimeoutError` with the URL redacted
 
 from __future__ import annotations
 
+import asyncio
 import platform
 import re
 import time
@@ -26,6 +27,7 @@ from ._version import __version__
 
 __all__ = [
     "ACCEPT",
+    "DEFAULT_MAX_IN_FLIGHT",
     "LAST_RESPONSE",
     "REQUEST_OPTIONS",
     "USER_AGENT",
@@ -42,6 +44,12 @@ __all__ = [
 USER_AGENT = f"itwin-mesh-export/{__version__} python/{platform.python_version()}"
 # The media type of every Mesh Export response (Bentley marks the Accept header as required).
 ACCEPT = "application/vnd.bentley.itwin-platform.v1+json"
+# Requests of one async client in httpx's connection pool at once: its default max_connections.
+# httpcore's pool re-examines every queued request whenever a connection changes state, so with a
+# thousand concurrent waits queued behind 100 connections each request cost ~25 ms of CPU
+# (BENCHMARKS.md, waiting at scale); queued on a semaphore instead, each costs what one request
+# costs. The slot is held for the whole send, retries and their waits included.
+DEFAULT_MAX_IN_FLIGHT = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +152,14 @@ class APIClient(httpx.Client):
 
 class APIAsyncClient(httpx.AsyncClient):
     """httpx.AsyncClient that raises the package's typed errors instead of returning error
-    responses, and neither stores nor sends cookies."""
+    responses, neither stores nor sends cookies, and lets at most `max_in_flight` requests into
+    the connection pool at once (the others wait on a semaphore, see DEFAULT_MAX_IN_FLIGHT)."""
 
     _ignored_cookies = _IgnoredCookies()
+
+    def __init__(self, *args: Any, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_flight = asyncio.Semaphore(max_in_flight)
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -168,7 +181,8 @@ class APIAsyncClient(httpx.AsyncClient):
         if options is not None:
             options.apply(request)
         try:
-            response = await super().send(request, **kwargs)
+            async with self._in_flight:
+                response = await super().send(request, **kwargs)
         except httpx.HTTPError as exc:
             raise connection_error(exc, request) from exc
         if not 200 <= response.status_code < 300:
