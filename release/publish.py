@@ -142,10 +142,15 @@ def read_index(index: Index, project: str = PROJECT) -> list[IndexFile]:
     """The files the index holds for `project` (PEP 503), with the sha256 it gives for each.
     A 404 means no file; any other failure stops the publish, since nothing could be checked."""
     url = f"{index.simple_url}{canonicalize_name(project)}/"
-    request = urllib.request.Request(url, headers={"Accept": "text/html"})
-    # Basic auth only to the upload URL's own origin: an index that protects reads as well.
-    if index.username and index.password and _origin(url) == _origin(index.upload_url):
-        pair = base64.b64encode(f"{index.username}:{index.password}".encode()).decode()
+    parts = urllib.parse.urlsplit(url)
+    request = urllib.request.Request(redact_url(url), headers={"Accept": "text/html"})
+    # Basic auth (for an index that protects reads too) from the URL's own user:password@, or
+    # twine's credentials when the simple API is on the upload URL's origin; never elsewhere.
+    user, password = parts.username, parts.password
+    if user is None and _origin(url) == _origin(index.upload_url):
+        user, password = index.username, index.password
+    if user and password:
+        pair = base64.b64encode(f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode()).decode()
         request.add_header("Authorization", f"Basic {pair}")
     try:
         with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
@@ -158,7 +163,7 @@ def read_index(index: Index, project: str = PROJECT) -> list[IndexFile]:
             " holds this version is unknown. Nothing was uploaded. Set PUBLISH_SIMPLE_URL if the simple API lives"
             " elsewhere."
         ) from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise PublishError(
             f"could not reach the index's simple API at {redact_url(url)} ({index.redact(str(reason))}). Nothing was"

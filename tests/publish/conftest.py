@@ -160,8 +160,10 @@ class PackageIndex:
 
 
 @pytest.fixture
-def package_index(tmp_path: Path) -> Iterator[PackageIndex]:
-    """A pypiserver with upload authentication on, its own empty package directory, stopped at teardown."""
+def package_index(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[PackageIndex]:
+    """A pypiserver with upload authentication on, its own empty package directory, stopped at
+    teardown. Parametrize indirectly with pypiserver's `--authenticate` list to protect reads too."""
+    authenticate = getattr(request, "param", "update")
     with warnings.catch_warnings():  # passlib 1.7.4 imports the standard library's deprecated `crypt`
         warnings.simplefilter("ignore", DeprecationWarning)
         from passlib.apache import HtpasswdFile
@@ -178,7 +180,7 @@ def package_index(tmp_path: Path) -> Iterator[PackageIndex]:
         [
             str(BIN / "pypi-server"), "run",
             "--host", "127.0.0.1", "--port", str(port),
-            "--authenticate", "update", "--passwords", str(tmp_path / "htpasswd"),
+            "--authenticate", authenticate, "--passwords", str(tmp_path / "htpasswd"),
             "--disable-fallback",  # never redirect a missing project to PyPI: this index only
             "--backend", "simple-dir",  # list the directory on every request (tests change it)
             str(packages),

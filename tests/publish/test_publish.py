@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import urllib.error
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -220,6 +221,18 @@ def test_a_different_file_of_this_version_on_the_index_is_never_replaced(
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "already holds" in proc.stderr and "Nothing was uploaded" in proc.stderr
     assert package_index.snapshot() == before  # the sdist was not uploaded either
+
+
+@pytest.mark.parametrize("package_index", ["list,download,update"], indirect=True)
+def test_an_index_that_protects_reads_is_read_with_the_same_credentials(
+    build: Build, package_index: PackageIndex
+) -> None:
+    with pytest.raises(urllib.error.HTTPError, match="401"):
+        package_index.simple_page()  # no credentials: refused
+    first = _publish(build.dist, package_index.twine_env())
+    assert first.returncode == 0, first.stdout + first.stderr
+    again = _publish(build.dist, package_index.twine_env())
+    assert again.returncode == 1 and "already holds" in again.stderr, again.stdout + again.stderr
 
 
 def test_a_wrong_password_uploads_nothing_and_is_never_printed(build: Build, package_index: PackageIndex) -> None:
