@@ -2,6 +2,8 @@
 
     python -m benchmarks                      # the full run (`make bench`), ~15 minutes on 2 cores
     python -m benchmarks --size smoke --out /tmp/B.md   # every code path at a tiny size, seconds
+    python -m benchmarks --render-only build/bench/full/results.json   # rewrite BENCHMARKS.md from a
+                                              # run's results, after editing benchmarks/notes.py
 
 Exit status 1 when a measurement failed (its error is in the report); missed targets do not
 change the exit status: they are results.
@@ -74,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer-cache", type=Path, default=ROOT / "build" / "bench", help="where the peer is built")
     parser.add_argument("--skip-peer", action="store_true", help="do not build or run the peer")
     parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(MEASUREMENTS)}")
+    parser.add_argument("--render-only", type=Path, metavar="RESULTS_JSON", help="measure nothing: re-render a run")
     args = parser.parse_args(argv)
+    if args.render_only is not None:
+        return _render_only(args.render_only, args.out)
     size = SIZES[args.size]
     chosen = list(MEASUREMENTS) if not args.only else [m.strip() for m in args.only.split(",")]
     unknown = [m for m in chosen if m not in MEASUREMENTS]
@@ -114,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(text, encoding="utf-8")
     results = {
         "size": size.name,
+        "started": started.isoformat(),
+        "peer": peer,
         "elapsed_s": elapsed,
         "load": dataclasses.asdict(sampler.record()),
         "errors": errors,
@@ -122,6 +129,24 @@ def main(argv: list[str] | None = None) -> int:
     (work_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(f"[bench] wrote {args.out} and {work_dir / 'results.json'} in {elapsed / 60:.1f} min", file=sys.stderr)
     return 1 if errors else 0
+
+
+def _render_only(results_path: Path, out: Path) -> int:
+    data = json.loads(results_path.read_text(encoding="utf-8"))
+    rows = [Row(**row) for row in data["rows"]]
+    load = LoadRecord(tuple(data["load"]["samples"]), int(data["load"]["cores"]))
+    text = render(
+        rows,
+        size=SIZES[data["size"]],
+        started=datetime.datetime.fromisoformat(data["started"]),
+        elapsed_s=float(data["elapsed_s"]),
+        load=load,
+        peer=data["peer"],
+        errors=data["errors"],
+    )
+    out.write_text(text, encoding="utf-8")
+    print(f"[bench] re-rendered {out} from {results_path}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

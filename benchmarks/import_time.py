@@ -52,6 +52,37 @@ def _once(statement: str) -> dict[str, float]:
     return result
 
 
+# Where `import itwin_mesh_export` spends its time beyond `import httpx`, from `python -X importtime`
+# (cumulative microseconds of the first import of each of these modules; they do not nest).
+_GROUPS = {
+    "asyncio": "asyncio",
+    "attrs": "attr",
+    "generated package": "itwin_mesh_export_generated",
+    "download engine": "itwin_mesh_export._download",
+}
+
+
+def _breakdown() -> dict[str, float]:
+    """Seconds per group of `_GROUPS` when `import itwin_mesh_export` runs after `import httpx`."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import httpx, itwin_mesh_export"],
+        cwd=ROOT,
+        env=worker_env(None),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    cumulative: dict[str, float] = {}
+    for line in proc.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            cumulative.setdefault(parts[2].strip(), int(parts[1]) / 1e6)
+    found = {name: cumulative.get(module, 0.0) for name, module in _GROUPS.items()}
+    found["whole package"] = cumulative.get("itwin_mesh_export", 0.0)
+    return found
+
+
 def measure(ctx: Context) -> list[Row]:
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in _VARIANTS}
     for statement in _VARIANTS.values():  # warm the bytecode caches
@@ -88,4 +119,22 @@ def measure(ctx: Context) -> list[Row]:
                 values={"wall_ratio": ratio, "wall_s": wall},
             )
         )
+    runs = [_breakdown() for _ in range(max(3, ctx.size.import_rounds // 4))]
+    parts = {name: statistics.median(run[name] for run in runs) for name in runs[0]}
+    whole = parts.pop("whole package")
+    rest = whole - sum(parts.values())
+    rows.append(
+        Row(
+            number=6,
+            key="import-breakdown",
+            scenario="Where the package's import time goes, after `import httpx` (`python -X importtime`)",
+            unit="import",
+            result=", ".join(f"{name} {fmt_s(t)}" for name, t in parts.items()) + f", the rest {fmt_s(rest)}",
+            baseline=f"whole package {fmt_s(whole)}",
+            ratio="",
+            target="(reported)",
+            met=None,
+            values={f"{name}_s": t for name, t in parts.items()} | {"whole_s": whole},
+        )
+    )
     return rows

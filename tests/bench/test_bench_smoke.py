@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ EXPECTED_ROWS = [
     (6, "import"),
     (6, "import-first-call"),
     (6, "import-download"),
+    (6, "import-breakdown"),
     (7, "generate"),
     (7, "check-generated"),
 ]
@@ -50,7 +52,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, 
     )
     assert proc.returncode == 0, f"the smoke run failed:\n{proc.stderr[-6000:]}"
     results = json.loads((tmp / "work" / "results.json").read_text(encoding="utf-8"))
-    return out.read_text(encoding="utf-8"), results, proc.stderr
+    return out.read_text(encoding="utf-8"), results, str(tmp / "work" / "results.json")
 
 
 def test_every_measurement_produces_its_rows(smoke_run: tuple[str, dict[str, Any], str]) -> None:
@@ -86,3 +88,19 @@ def test_the_report_has_the_table_machine_load_and_notes(smoke_run: tuple[str, d
     for row in results["rows"]:
         if row["met"] is False:
             assert f"({row['key']}). " in text.split("## Where a target is missed", 1)[1]
+
+
+def test_the_report_is_rerendered_from_the_results_alone(
+    smoke_run: tuple[str, dict[str, Any], str], tmp_path: Path
+) -> None:
+    text, _, results_path = smoke_run
+    again = tmp_path / "again.md"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--render-only", results_path, "--out", str(again)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert again.read_text(encoding="utf-8") == text
