@@ -170,7 +170,13 @@ def test_admin_adds_exports_and_lists_requests() -> None:
         assert "unknown seed export field" in bad.json()["error"]
         httpx.get(svc.api_url + "/nothing")
         log = httpx.get(svc.admin_url + "/requests").json()["requests"]
-        assert {"origin": "api", "method": "GET", "path": "/mesh-export/nothing", "status": 401} in log
+        assert {
+            "origin": "api",
+            "method": "GET",
+            "path": "/mesh-export/nothing",
+            "status": 401,
+            "raw_path": "/mesh-export/nothing",
+        } in log
         assert httpx.delete(svc.admin_url + "/requests").status_code == 204
         assert svc.requests == [testing.RequestRecord("api", "DELETE", "/_admin/requests", 204)]
 

@@ -11,7 +11,7 @@ API offers are served under `{api_origin}/_admin` (no token needed; the service 
     POST   /_admin/tokens/expire       end every issued token -> {"expired": n}
     POST   /_admin/exports             add seed exports: SeedExport fields in JSON, or {"count": n, ...}
     GET    /_admin/exports/{id}/files  the export's files: path, size, mediaType, etag
-    GET    /_admin/requests            the request log (origin, method, path, status)
+    GET    /_admin/requests            the request log (origin, method, path, status, raw_path)
     GET    /_admin/storage/authorization-headers   Authorization headers the storage origins received
     DELETE /_admin/requests            clear the request log and the recorded headers
 

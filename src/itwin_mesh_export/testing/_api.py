@@ -212,6 +212,9 @@ def _fault_answer(ctx: ServiceContext, fault: Fault, *, oauth: bool, media_type:
         return Response(html_page(status or 502), status_code=status or 502, media_type="text/html")
     if fault.kind is FaultKind.EMPTY:
         return Response(b"", status_code=status or 200, media_type=JSON_MEDIA_TYPE if oauth else media_type)
+    if fault.kind is FaultKind.REDIRECT:
+        assert fault.location is not None
+        return Response(status_code=status or 307, headers={"Location": fault.location})
     return None
 
 

@@ -28,12 +28,14 @@ _LOG_LIMIT = 100_000
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One request as received: origin ("api", "storage", "cdn"), method, path (no query), status."""
+    """One request as received: origin ("api", "storage", "cdn"), method, path (no query, decoded),
+    status, and `raw_path`, the path exactly as it arrived (still percent-encoded)."""
 
     origin: str
     method: str
     path: str
     status: int
+    raw_path: str = field(default="", compare=False)  # not compared: records built by hand have none
 
 
 @dataclass
@@ -101,7 +103,10 @@ class RequestLogMiddleware:
             nonlocal recorded
             if not recorded:
                 recorded = True
-                self.context.record_request(RequestRecord(self.origin, scope["method"], scope["path"], status))
+                raw_path = scope.get("raw_path") or scope["path"].encode()
+                self.context.record_request(
+                    RequestRecord(self.origin, scope["method"], scope["path"], status, raw_path.decode("latin-1"))
+                )
 
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":

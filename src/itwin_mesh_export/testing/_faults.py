@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import random
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -55,6 +56,7 @@ class FaultKind(StrEnum):
     STALL = "stall"  # `after_bytes` of the body, a pause of `stall_s`, then the rest
     EXPIRED_SIGNATURE = "expired_signature"  # API: links already expired; storage: 403 as for an expired one
     BODY = "body"  # the normal JSON body, with fields set (`set_fields`) or removed (`remove_fields`)
+    REDIRECT = "redirect"  # `status` (307 unless set) with `Location: location`, e.g. another host
 
 
 _API_ONLY = {FaultKind.BODY: API_ROUTES | {Route.TOKEN, Route.ANY}}
@@ -70,8 +72,10 @@ class Fault:
     - `route`: a `Route` value ("get-export", "storage", "*" ...).
     - `times`: how many matching requests it applies to (None: all, until removed).
     - `path`: an fnmatch pattern the request path must match (e.g. "*/tileset.json"), or None.
+    - `probability`: the share of matching requests it applies to (1.0: every one), drawn from
+      the registry's seeded random generator, so a soak run injects a steady share of faults.
     - `status`, `retry_after_s`, `retry_after_http_date`, `delay_s`, `after_bytes`, `stall_s`,
-      `set_fields`, `remove_fields`, `body`: parameters of the kind, see `FaultKind`.
+      `set_fields`, `remove_fields`, `body`, `location`: parameters of the kind, see `FaultKind`.
 
     Field paths of `set_fields` / `remove_fields` are dotted ("request.exportType") and apply to
     every export object of the body (`export`, or each item of `exports`); a path starting with
@@ -91,6 +95,8 @@ class Fault:
     set_fields: Mapping[str, Any] = field(default_factory=dict)
     remove_fields: tuple[str, ...] = ()
     body: str | None = None
+    location: str | None = None
+    probability: float = 1.0
 
     def __post_init__(self) -> None:
         try:
@@ -125,6 +131,14 @@ class Fault:
             raise FaultSpecError(f"after_bytes must be an int >= 0, got {self.after_bytes!r}")
         if kind is FaultKind.BODY and not (self.set_fields or self.remove_fields):
             raise FaultSpecError("a body fault needs set_fields or remove_fields")
+        if kind is FaultKind.REDIRECT and not (isinstance(self.location, str) and self.location):
+            raise FaultSpecError("a redirect fault needs a location")
+        if (
+            isinstance(self.probability, bool)
+            or not isinstance(self.probability, int | float)
+            or not 0 < self.probability <= 1
+        ):
+            raise FaultSpecError(f"probability must be a number in (0, 1], got {self.probability!r}")
 
     # ---- constructors, one per kind of trouble ----
 
@@ -217,6 +231,11 @@ class Fault:
             route, FaultKind.BODY, times=times, set_fields=dict(fields or {"status": 42, "lastModified": True}), **kw
         )
 
+    @classmethod
+    def redirect(cls, route: str, location: str, status: int = 307, *, times: int | None = 1, **kw: Any) -> Fault:
+        """A redirect to `location` (another host, say): a client must not follow it with credentials."""
+        return cls(route, FaultKind.REDIRECT, times=times, status=status, location=location, **kw)
+
     # ---- JSON form, for the admin endpoint ----
 
     def to_dict(self) -> dict[str, Any]:
@@ -278,10 +297,11 @@ class _Entry:
 class FaultRegistry:
     """The faults of one running service. Thread-safe: tests add faults while requests run."""
 
-    def __init__(self, faults: Iterable[Fault] = ()) -> None:
+    def __init__(self, faults: Iterable[Fault] = (), *, seed: int = 0) -> None:
         self._lock = threading.Lock()
         self._entries: list[_Entry] = []
         self._ids = itertools.count(1)
+        self._random = random.Random(seed)  # draws for faults with probability < 1
         for fault in faults:
             self.add(fault)
 
@@ -309,6 +329,8 @@ class FaultRegistry:
         with self._lock:
             for entry in self._entries:
                 if entry.fault.matches(route, path):
+                    if entry.fault.probability < 1 and self._random.random() >= entry.fault.probability:
+                        continue
                     entry.applied += 1
                     if entry.remaining is not None:
                         entry.remaining -= 1

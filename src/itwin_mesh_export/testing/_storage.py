@@ -146,6 +146,9 @@ class Origin:
             return Response(b"", status_code=fault.status or 200, media_type="application/octet-stream")
         if fault.kind is FaultKind.EXPIRED_SIGNATURE:
             return self.refused(self.expired())
+        if fault.kind is FaultKind.REDIRECT:
+            assert fault.location is not None
+            return Response(status_code=fault.status or 307, headers={"Location": fault.location})
         return None
 
     def file_headers(self, view: ExportView) -> dict[str, str]:
