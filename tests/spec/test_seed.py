@@ -113,7 +113,7 @@ def test_rate_limit_response_declares_retry_after_in_seconds() -> None:
     header = _resolve(spec, response["headers"]["Retry-After"])
     lines = seed_lines()
     assert header["description"] == lines[lines.index("Response headers") + 1]
-    assert header["schema"] == {"type": "integer"}
+    assert header["schema"] == {"type": "integer", "minimum": 0}
 
 
 def test_accept_and_authorization_are_not_declared_parameters() -> None:
