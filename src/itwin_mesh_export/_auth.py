@@ -27,7 +27,6 @@ threads and 20 tasks sharing one token request), so the package takes no extra d
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import ipaddress
 import math
@@ -37,7 +36,7 @@ import time
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, replace
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import httpx
 
@@ -46,6 +45,9 @@ from ._http_client import USER_AGENT, APIClient
 from ._logging import logger
 from ._redact import redact_url
 from ._retry import IDEMPOTENT_EXTENSION, RetryTransport
+
+if TYPE_CHECKING:  # asyncio is imported on first use: it is a quarter of the package's import time (BENCHMARKS.md)
+    import asyncio
 
 __all__ = [
     "DEFAULT_SCOPE",
@@ -282,6 +284,8 @@ class ClientCredentials:
             if token is not None and self._clock() < token.refresh_at:
                 return token.value
             # The blocking path, with its thread lock, in a worker thread: one flight for tasks and threads.
+            import asyncio
+
             return await asyncio.to_thread(self.get_token)
 
     def invalidate(self, token: str) -> None:
@@ -297,6 +301,8 @@ class ClientCredentials:
                 self._http = None
 
     def _async_lock(self) -> asyncio.Lock:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         with self._async_locks_guard:
             lock = self._async_locks.get(loop)

@@ -11,7 +11,6 @@ awaits (and `iter_exports` is an async iterator).
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import math
@@ -20,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
@@ -43,9 +42,8 @@ from itwin_mesh_export_generated.models import (
 from itwin_mesh_export_generated.types import UNSET, Response, Unset
 
 from ._auth import BearerTokenAuth, CallableToken, TokenProvider, check_secure_url, token_provider_from
-from ._download import DEFAULT_CONCURRENCY, download_tileset, download_tileset_async
-from ._download import DEFAULT_TIMEOUT as DOWNLOAD_TIMEOUT
-from ._download_plan import DownloadProgress, DownloadResult
+from ._download_defaults import DEFAULT_CONCURRENCY
+from ._download_defaults import DEFAULT_TIMEOUT as DOWNLOAD_TIMEOUT
 from ._download_retry import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER_S
 from ._ensure import AsyncKeyedLock, KeyedLock, ReuseKey, pick_reusable
 from ._exceptions import (
@@ -61,9 +59,12 @@ from ._logging import logger
 from ._models import mesh_href
 from ._paging import DEFAULT_PAGE_SIZE, PageCursor, full_exports, next_page
 from ._retry import AsyncRetryTransport, RetryPolicy, RetryTransport
-from ._tileset import TilesetLimits
 from ._validation import PARSE_ERRORS, check_export, validation_error
 from ._waiting import DEFAULT_POLL_INTERVAL_S, DEFAULT_WAIT_TIMEOUT_S, TRANSIENT_ERRORS, WaitState
+
+if TYPE_CHECKING:  # the download engine is imported when a download starts (see _download_defaults)
+    from ._download_plan import DownloadProgress, DownloadResult
+    from ._tileset import TilesetLimits
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "ENV_BASE_URL", "AsyncMeshExportClient", "MeshExportClient"]
 
@@ -596,6 +597,8 @@ class MeshExportClient(_BaseClient):
 
         href = fresh_href()
         logger.info("downloading export %s into %s", export_id, Path(dest))
+        from ._download import download_tileset
+
         return download_tileset(
             href,
             dest,
@@ -654,6 +657,8 @@ class AsyncMeshExportClient(_BaseClient):
             headers=headers,
             clock=clock,
         )
+        import asyncio
+
         self._sleep = sleep if sleep is not None else asyncio.sleep
         self._http = APIAsyncClient(
             base_url=self._base_url,
@@ -847,6 +852,8 @@ class AsyncMeshExportClient(_BaseClient):
 
         href = await fresh_href()
         logger.info("downloading export %s into %s", export_id, Path(dest))
+        from ._download import download_tileset_async
+
         return await download_tileset_async(
             href,
             dest,

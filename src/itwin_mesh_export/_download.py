@@ -15,8 +15,9 @@ pure and shared, and each form is only a thin loop that moves bytes.
 - here: two drivers, each ~40 lines, that send the requests the state machine asks for and feed
   its answers back; threads (a ThreadPoolExecutor) for sync, tasks (anyio) for async.
 
-The storage is reached through its own httpx client with no auth, no redirects and a
-user agent of its own: the API's bearer token never goes there. Signed URLs reach logs only
+The storage is reached through its own httpx client with no auth, no redirects, no cookie jar
+(httpx extracts cookies from every response otherwise: ~15 µs each) and a user agent of its own: the API's bearer token
+never goes there. Signed URLs reach logs only
 redacted, httpx's own request log line included (`_httpx_log`). A refused signature (401/403)
 triggers one call to `refresh_href`, shared by every file in flight, after which each file goes on
 from the bytes it has. In the async form, file writes of one chunk happen on the event loop (they
@@ -42,9 +43,11 @@ import anyio.lowlevel
 import anyio.to_thread
 import httpx
 
+from ._download_defaults import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, MAX_CONCURRENCY
 from ._download_plan import DownloadPlan, DownloadProgress, DownloadResult, FileJob, FileOutcome
 from ._download_retry import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER_S, RetryPolicy
 from ._exceptions import DownloadError, InvalidArgumentError
+from ._http_client import CookielessAsyncClient, CookielessClient
 from ._httpx_log import install_httpx_log_redaction
 from ._manifest import Journal, load_records, write_manifest
 from ._storage_link import STATE_DIR_NAME, StorageLink
@@ -52,14 +55,10 @@ from ._tileset import TilesetLimits
 from ._transfer import DownloadCancelled, FileTransfer, Step, StepKind
 from ._version import __version__
 
-__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_TIMEOUT", "download_tileset", "download_tileset_async"]
+__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_TIMEOUT", "MAX_CONCURRENCY", "download_tileset", "download_tileset_async"]
 
 logger = logging.getLogger("itwin_mesh_export.download")
 
-DEFAULT_CONCURRENCY = 8
-MAX_CONCURRENCY = 256
-# Storage reads can stall longer than API calls (large blobs, cold CDN edges): a longer read timeout.
-DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=None)
 USER_AGENT = f"itwin-mesh-export/{__version__} (download)"
 LOCK_NAME = "lock"
 
@@ -118,7 +117,7 @@ def download_tileset(
         fsync=fsync,
     )
     with session:
-        client = http_client or httpx.Client(
+        client = http_client or CookielessClient(
             transport=transport, timeout=timeout, limits=_pool_limits(concurrency), headers={"User-Agent": USER_AGENT}
         )
         try:
@@ -163,7 +162,7 @@ async def download_tileset_async(
         )
     )
     with session:
-        client = http_client or httpx.AsyncClient(
+        client = http_client or CookielessAsyncClient(
             transport=transport, timeout=timeout, limits=_pool_limits(concurrency), headers={"User-Agent": USER_AGENT}
         )
         try:

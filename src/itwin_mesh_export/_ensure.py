@@ -9,15 +9,18 @@ without a changeset the caller means "the latest", which Get Exports lists first
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from itwin_mesh_export_generated.models import Export, ExportStatus, ExportType
 
 from ._dates import last_modified_at
+
+if TYPE_CHECKING:  # asyncio is imported on first use: it is a quarter of the package's import time (BENCHMARKS.md)
+    import asyncio
 
 __all__ = ["AsyncKeyedLock", "KeyedLock", "ReuseKey", "pick_reusable", "same_export_type"]
 
@@ -110,6 +113,8 @@ class AsyncKeyedLock:
 
     @asynccontextmanager
     async def hold(self, key: ReuseKey) -> AsyncIterator[None]:
+        import asyncio
+
         lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
         users[0] += 1
         try:

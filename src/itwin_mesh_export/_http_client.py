@@ -10,7 +10,6 @@ exceptions become `APIConnectionError` / `APITimeoutError` with the URL redacted
 
 from __future__ import annotations
 
-import asyncio
 import platform
 import re
 import time
@@ -33,6 +32,8 @@ __all__ = [
     "USER_AGENT",
     "APIAsyncClient",
     "APIClient",
+    "CookielessAsyncClient",
+    "CookielessClient",
     "RequestOptions",
     "connection_error",
     "scrub",
@@ -109,9 +110,9 @@ class _IgnoredCookies(httpx.Cookies):
         return None
 
 
-class APIClient(httpx.Client):
-    """httpx.Client that raises the package's typed errors instead of returning error responses,
-    and neither stores nor sends cookies."""
+class CookielessClient(httpx.Client):
+    """httpx.Client that neither stores nor sends cookies: neither the API nor the storage uses
+    them (the storage client of the downloader is one too)."""
 
     _ignored_cookies = _IgnoredCookies()
 
@@ -121,7 +122,26 @@ class APIClient(httpx.Client):
 
     @cookies.setter
     def cookies(self, cookies: object) -> None:
-        """Cookies are not used with this API: ignored."""
+        """Cookies are not used: ignored."""
+
+
+class CookielessAsyncClient(httpx.AsyncClient):
+    """httpx.AsyncClient that neither stores nor sends cookies (see CookielessClient)."""
+
+    _ignored_cookies = _IgnoredCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._ignored_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        """Cookies are not used: ignored."""
+
+
+class APIClient(CookielessClient):
+    """httpx.Client that raises the package's typed errors instead of returning error responses,
+    and neither stores nor sends cookies."""
 
     def build_request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Request:
         # The generated functions pass `params={}` even without query parameters, and httpx then
@@ -150,24 +170,16 @@ class APIClient(httpx.Client):
         return response
 
 
-class APIAsyncClient(httpx.AsyncClient):
+class APIAsyncClient(CookielessAsyncClient):
     """httpx.AsyncClient that raises the package's typed errors instead of returning error
     responses, neither stores nor sends cookies, and lets at most `max_in_flight` requests into
     the connection pool at once (the others wait on a semaphore, see DEFAULT_MAX_IN_FLIGHT)."""
 
-    _ignored_cookies = _IgnoredCookies()
-
     def __init__(self, *args: Any, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT, **kwargs: Any) -> None:
+        import asyncio  # on first use, not at import: it is a quarter of the package's import time
+
         super().__init__(*args, **kwargs)
         self._in_flight = asyncio.Semaphore(max_in_flight)
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return self._ignored_cookies
-
-    @cookies.setter
-    def cookies(self, cookies: object) -> None:
-        """Cookies are not used with this API: ignored."""
 
     def build_request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Request:
         # The generated functions pass `params={}` even without query parameters, and httpx then

@@ -16,7 +16,6 @@ that streams large bodies passes `buffer_body=False`.
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import math
 import random
@@ -331,14 +330,18 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         transport: httpx.AsyncBaseTransport,
         policy: RetryPolicy | None = None,
         *,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         buffer_body: bool = True,
     ) -> None:
+        if sleep is None:  # asyncio.sleep; asyncio is imported on first use (BENCHMARKS.md, import time)
+            import asyncio
+
+            sleep = asyncio.sleep
         self._transport = transport
         self._policy = policy if policy is not None else RetryPolicy()
-        self._sleep = sleep
+        self._sleep: Callable[[float], Awaitable[None]] = sleep
         self._clock = clock
         self._wall_clock = wall_clock
         self._buffer_body = buffer_body
