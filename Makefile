@@ -53,6 +53,12 @@ test: install check-generated
 
 check: lint typecheck check-generated check-release test
 
+# The long reliability run (issue 8): the fault matrix in both clients, fuzzing, soak and kill/restart
+# at thousands, then RELIABILITY.md from its figures. The same tests run small in `make test`.
+.PHONY: reliability
+reliability: install
+	$(PY) -m tests.reliability.report --run
+
 # The local Mesh Export service on 127.0.0.1:8080 (README, "The local Mesh Export service"); Ctrl-C stops it.
 serve: install
 	$(PY) -m itwin_mesh_export.testing --port 8080
