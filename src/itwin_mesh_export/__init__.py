@@ -1,15 +1,14 @@
 """Python client for Bentley's iTwin Platform Mesh Export API.
 
-The download engine's names (`download_tileset`, `DownloadResult`, `verify_download`, ...) are
-loaded on first use (PEP 562 `__getattr__` below): importing the engine is about a quarter of the
-package's import time, which a program that never downloads should not pay (BENCHMARKS.md).
+Only the error tree and the version load with the package. The clients, the token providers, the
+models (the generated package, built with attrs) and the download engine load on first use
+(PEP 562 `__getattr__` below): a program that only catches this package's errors, or a command
+line that prints its version, should not pay for them (BENCHMARKS.md, import time). Static type
+checkers see every name through the `TYPE_CHECKING` imports.
 """
 
 from typing import TYPE_CHECKING, Any
 
-from ._auth import CallableToken, ClientCredentials, StaticToken, TokenProvider
-from ._client import DEFAULT_BASE_URL, AsyncMeshExportClient, MeshExportClient
-from ._dates import last_modified_at, parse_timestamp
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -37,24 +36,31 @@ from ._exceptions import (
     UnsafeTilesetError,
     WaitTimeoutError,
 )
-from ._models import (
-    Export,
-    ExportLinks,
-    ExportResultBody,
-    ExportsOrderBy,
-    ExportStatsDisplay,
-    ExportStatus,
-    ExportSummary,
-    ExportType,
-    Link,
-    TilerConfigItem,
-    mesh_href,
-)
-from ._retry import RetryPolicy
 from ._version import __version__
 
 # name -> module, imported when the name is first looked up
 _LAZY = {
+    "CallableToken": "._auth",
+    "ClientCredentials": "._auth",
+    "StaticToken": "._auth",
+    "TokenProvider": "._auth",
+    "DEFAULT_BASE_URL": "._client",
+    "AsyncMeshExportClient": "._client",
+    "MeshExportClient": "._client",
+    "last_modified_at": "._dates",
+    "parse_timestamp": "._dates",
+    "Export": "._models",
+    "ExportLinks": "._models",
+    "ExportResultBody": "._models",
+    "ExportsOrderBy": "._models",
+    "ExportStatsDisplay": "._models",
+    "ExportStatus": "._models",
+    "ExportSummary": "._models",
+    "ExportType": "._models",
+    "Link": "._models",
+    "TilerConfigItem": "._models",
+    "mesh_href": "._models",
+    "RetryPolicy": "._retry",
     "MANIFEST_NAME": "._storage_link",
     "DownloadProgress": "._download_plan",
     "DownloadResult": "._download_plan",
@@ -66,9 +72,26 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from ._auth import CallableToken, ClientCredentials, StaticToken, TokenProvider
+    from ._client import DEFAULT_BASE_URL, AsyncMeshExportClient, MeshExportClient
+    from ._dates import last_modified_at, parse_timestamp
     from ._download import download_tileset, download_tileset_async
     from ._download_plan import DownloadProgress, DownloadResult
     from ._manifest import ManifestEntry, verify_download
+    from ._models import (
+        Export,
+        ExportLinks,
+        ExportResultBody,
+        ExportsOrderBy,
+        ExportStatsDisplay,
+        ExportStatus,
+        ExportSummary,
+        ExportType,
+        Link,
+        TilerConfigItem,
+        mesh_href,
+    )
+    from ._retry import RetryPolicy
     from ._storage_link import MANIFEST_NAME
     from ._tileset import TilesetLimits
 
