@@ -61,11 +61,11 @@ LIMITS = [
     "container nor the API gives a per-file checksum. The matrix injects the empty body on `tileset.json`, "
     "where it is refused as an invalid tileset and fetched again next run.",
     "`stats.startTime` is `format: date-time`, and the generated model parses it with Python 3.11's "
-    "`datetime.fromisoformat`, which refuses three RFC 3339 forms: a lower-case `z`, a leap second "
-    "`:60`, and the year 0000. Such a (valid) body is a ResponseValidationError for Get Export, and in a "
-    "listing the item silently becomes an ExportSummary (so `iter_exports` refuses the page). The fuzzing "
-    "counts them (`unreadable_dates`); the fix belongs to the spec or the generator (drop `format` as for "
-    "`lastModified`, or read the field with `parse_timestamp`), not to this work.",
+    "`datetime.fromisoformat` (after upper-casing it, so a lower-case `t` or `z` is read: the generator's "
+    "date-time template), which cannot represent two RFC 3339 forms: a leap second `:60` and the year "
+    "0000. Such a (valid) body is a ResponseValidationError for Get Export, and in a listing the item "
+    "becomes an ExportSummary (so `iter_exports` refuses the page). The fuzzing counts them "
+    "(`unreadable_dates`); `datetime` has no such instants, so the remedy would be to keep the text.",
     "A **DELETE answered 200 with a broken body** by something in front of the API (truncated JSON, an "
     "HTML page, nothing) is reported as a success: Delete Export reads no body, so the client cannot know "
     "that the export was not deleted.",

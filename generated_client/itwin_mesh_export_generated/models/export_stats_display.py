@@ -107,7 +107,7 @@ class ExportStatsDisplay:
         if isinstance(_start_time, Unset):
             start_time = UNSET
         else:
-            start_time = datetime.datetime.fromisoformat(_start_time)
+            start_time = datetime.datetime.fromisoformat(_start_time.upper())
 
         duration = d.get("duration", UNSET)
 
