@@ -7,11 +7,12 @@ the count, so a flaky connection that keeps delivering finishes a large file.
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from ._retry import retry_after_s
 
 __all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "parse_retry_after_s"]
 
@@ -43,16 +44,11 @@ class RetryPolicy:
 
 def parse_retry_after_s(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), or None when
-    absent or unreadable. Never negative."""
+    absent or unreadable. Never negative.
+
+    Read exactly as the API client reads it (`_retry.retry_after_s`, one rule for both): a
+    negative or non-finite number of seconds is unreadable, so the backoff applies, where reading
+    it as 0 would retry at once against a storage that is throttling; a date in the past means now."""
     if value is None:
         return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - now())
+    return retry_after_s({"retry-after": value}, now())

@@ -35,6 +35,19 @@ def test_429_waits_as_long_as_retry_after_says(run: Runner, storage: FakeStorage
     assert run.sleeps == [7.0, 0.0]  # an HTTP date in the past: no wait
 
 
+def test_a_negative_retry_after_backs_off_instead_of_retrying_at_once(
+    run: Runner, storage: FakeStorage, tmp_path: Path
+) -> None:
+    # As the API client reads it (tests/overlay/test_retry.py): not a hint, so the backoff applies.
+    storage.put("tileset.json", tileset("a.glb"))
+    storage.put("a.glb", b"a")
+    storage.faults["a.glb"] = [(429, {"retry-after": "-3"}), (503, {"retry-after": "-1"})]
+    run(tmp_path)
+    assert [r.status for r in storage.requests_for("a.glb")] == [429, 503, 200]
+    assert len(run.sleeps) == 2
+    assert all(0.25 <= s <= 1.0 for s in run.sleeps), run.sleeps  # 0.5 s then 1 s, jitter in [50%, 100%]
+
+
 def test_a_retry_after_beyond_the_cap_fails_instead_of_sleeping(
     run: Runner, storage: FakeStorage, tmp_path: Path
 ) -> None:

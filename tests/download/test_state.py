@@ -110,7 +110,17 @@ def test_small_files_keep_no_sidecar_large_ones_do(run: Runner, storage: FakeSto
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [(None, None), ("7", 7.0), ("0", 0.0), ("-3", 0.0), ("1.5", 1.5), ("soon", None), ("", None)],
+    [
+        (None, None),
+        ("7", 7.0),
+        ("0", 0.0),
+        ("1.5", 1.5),
+        ("soon", None),
+        ("", None),
+        ("-3", None),  # not delay-seconds: no hint (the backoff applies), not "retry at once"
+        ("nan", None),
+        ("inf", None),
+    ],
 )
 def test_retry_after_seconds(header: str | None, expected: float | None) -> None:
     assert parse_retry_after_s(header) == expected
