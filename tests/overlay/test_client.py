@@ -147,6 +147,19 @@ async def test_cookies_are_neither_stored_nor_sent(api_factory: Any) -> None:
     assert len(api.client._http.cookies) == 0
 
 
+def test_cookies_set_by_hand_are_dropped_not_shared_between_clients() -> None:
+    script = Script(OK, OK)
+    with MeshExportClient(TOKEN, transport=httpx.MockTransport(script)) as first:
+        first._http.cookies["session"] = "one"
+        first._http.cookies.set("other", "two", domain="api.bentley.com")
+        first._http.cookies.update({"third": "three"})
+        first.get_export("e1")
+        with MeshExportClient(TOKEN, transport=httpx.MockTransport(script)) as second:
+            second.get_export("e1")
+            assert len(first._http.cookies) == len(second._http.cookies) == 0
+    assert all("cookie" not in request.headers for request in script.requests)
+
+
 async def test_get_mesh_href_returns_the_fresh_signed_link(api_factory: Any) -> None:
     script = Script(OK, respond(200, {"export": export_json(status="InProgress")}))
     api = api_factory(script)
