@@ -12,8 +12,17 @@ pure and shared, and each form is only a thin loop that moves bytes.
 - `_transfer`: one file's attempts as a state machine (request -> response -> chunks -> end);
 - `_download_plan`: the queue of files, the link and its refreshes, progress, the result;
 - `_manifest`: the journal of finished files and the final manifest;
-- here: two drivers, each ~40 lines, that send the requests the state machine asks for and feed
-  its answers back; threads (a ThreadPoolExecutor) for sync, tasks (anyio) for async.
+- here: two drivers that send the requests the state machine asks for and feed its answers back;
+  `concurrency` threads (a ThreadPoolExecutor) for sync, as many tasks (anyio) for async.
+
+Both drivers have the same shape: `concurrency` workers, each a loop that takes the next file from
+the plan (`next_job`), fetches it, and records it there itself (`finish`, which also queues what a
+tileset references). No central loop hands files out or collects them, so a small tile costs no
+wake-up of a scheduling thread and no hand-off between threads; the plan's lock keeps its queue
+and graph consistent. A worker that finds the queue empty while other files are in flight (a
+tileset not read yet) waits until `finish` says files were queued or none is left (a Condition in
+sync, an anyio Event in async). The first error stops the others: in sync a shared Event that every
+chunk and every retry's wait checks, in async the task group's cancellation; it is raised alone.
 
 The storage is reached through its own httpx client with no auth, no redirects, no cookie jar
 (httpx extracts cookies from every response otherwise: ~15 µs each) and a user agent of its own: the API's bearer token
@@ -29,7 +38,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
-import math
 import os
 import shutil
 import threading
@@ -39,6 +47,7 @@ from types import TracebackType
 from typing import IO
 
 import anyio
+import anyio.abc
 import anyio.lowlevel
 import anyio.to_thread
 import httpx
@@ -188,6 +197,8 @@ def _run_sync(
     # By default a retry's wait (up to max_retry_after_s) ends as soon as the download stops.
     wait = sleep if sleep is not None else stop.wait
     refresh_lock = threading.Lock()
+    more = threading.Condition()  # notified when files were queued, nothing is left, or stop
+    errors: list[BaseException] = []
 
     def refresh(step: Step, job: FileJob) -> None:
         with refresh_lock:  # single flight: the first refused file refreshes, the others reuse it
@@ -198,7 +209,7 @@ def _run_sync(
                 assert refresh_href is not None  # refresh_needed raised otherwise
                 plan.install_link(refresh_href())
 
-    def work(job: FileJob) -> FileOutcome:
+    def fetch(job: FileJob) -> FileOutcome:
         transfer = session.transfer(job, stopped=stop.is_set)
         try:
             if transfer.prepare():
@@ -226,21 +237,38 @@ def _run_sync(
         finally:
             transfer.close()
 
-    with concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="itwin-mesh-export") as pool:
-        running: dict[concurrent.futures.Future[FileOutcome], FileJob] = {}
+    def next_job() -> FileJob | None:
+        job = plan.next_job()
+        if job is None:
+            with more:  # the checks and the wait under one lock: a notify cannot slip between
+                while not stop.is_set() and (job := plan.next_job()) is None and not plan.drained:
+                    more.wait()
+        return job
+
+    def worker() -> None:
         try:
-            while True:
-                while len(running) < concurrency and (job := plan.next_job()) is not None:
-                    running[pool.submit(work, job)] = job
-                if not running:
-                    break
-                done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
-                for future in done:
-                    plan.finish(running.pop(future), future.result())
-        finally:
-            stop.set()  # after an error (or ^C): the other files stop at their next chunk
-            for future in running:
-                future.cancel()
+            while not stop.is_set() and (job := next_job()) is not None:
+                if plan.finish(job, fetch(job)):
+                    with more:
+                        more.notify_all()
+        except BaseException as exc:
+            with more:
+                if not isinstance(exc, DownloadCancelled):  # that one only follows another's error
+                    errors.append(exc)
+                stop.set()  # the other files stop at their next chunk, keeping their bytes
+                more.notify_all()
+
+    with concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="itwin-mesh-export") as pool:
+        workers = [pool.submit(worker) for _ in range(concurrency)]
+        try:
+            for future in workers:
+                future.result()
+        finally:  # after ^C too: the workers stop at their next chunk, and the pool waits for them
+            stop.set()
+            with more:
+                more.notify_all()
+    if errors:
+        raise errors[0]
 
 
 # -- the async driver -------------------------------------------------------------------------
@@ -255,6 +283,8 @@ async def _run_async(
 ) -> None:
     plan = session.plan
     refresh_lock = anyio.Lock()
+    more = anyio.Event()  # set (and replaced) when files were queued or nothing is left
+    errors: list[Exception] = []
 
     async def refresh(step: Step, job: FileJob) -> None:
         async with refresh_lock:  # single flight: the first refused file refreshes, the others reuse it
@@ -265,7 +295,7 @@ async def _run_async(
                 assert refresh_href is not None  # refresh_needed raised otherwise
                 plan.install_link(await refresh_href())
 
-    async def work(job: FileJob) -> FileOutcome:
+    async def fetch(job: FileJob) -> FileOutcome:
         transfer = session.transfer(job)
         try:
             if await anyio.to_thread.run_sync(transfer.prepare):
@@ -294,37 +324,27 @@ async def _run_async(
         finally:
             transfer.close()
 
-    outcomes_in, outcomes = anyio.create_memory_object_stream[tuple[FileJob, FileOutcome | Exception]](math.inf)
+    async def next_job() -> FileJob | None:
+        while (job := plan.next_job()) is None and not plan.drained:
+            await more.wait()  # one event loop: nothing changes between the checks and the wait
+        return job
 
-    async def run(job: FileJob) -> None:
+    async def worker(tasks: anyio.abc.TaskGroup) -> None:
+        nonlocal more
         try:
-            result: FileOutcome | Exception = await work(job)
-        except Exception as exc:  # handed to the scheduler, which cancels the others and raises it
-            result = exc
-        outcomes_in.send_nowait((job, result))
+            while (job := await next_job()) is not None:
+                if plan.finish(job, await fetch(job)):
+                    more.set()
+                    more = anyio.Event()
+        except Exception as exc:  # the first error cancels the other workers and is raised alone
+            errors.append(exc)
+            tasks.cancel_scope.cancel()
 
-    error: Exception | None = None
-    with outcomes_in, outcomes:
-        async with anyio.create_task_group() as tasks:
-            running = 0
-            while True:
-                while running < concurrency and (job := plan.next_job()) is not None:
-                    tasks.start_soon(run, job)
-                    running += 1
-                if not running:
-                    break
-                job, result = await outcomes.receive()
-                running -= 1
-                try:
-                    if isinstance(result, Exception):
-                        raise result
-                    plan.finish(job, result)
-                except Exception as exc:
-                    error = exc
-                    tasks.cancel_scope.cancel()
-                    break
-    if error is not None:
-        raise error
+    async with anyio.create_task_group() as tasks:
+        for _ in range(concurrency):
+            tasks.start_soon(worker, tasks)
+    if errors:
+        raise errors[0]
 
 
 # -- what both drivers share ------------------------------------------------------------------
@@ -405,7 +425,15 @@ class _Session:
             "downloading the tileset of %s into %s (%d known complete files)", link.source, root, len(records.entries)
         )
         policy = RetryPolicy(max_retries=max_retries, max_retry_after_s=max_retry_after_s)
-        return cls(dest=root, state_dir=state_dir, plan=plan, journal=journal, policy=policy, fsync=fsync, lock=lock)
+        return cls(
+            dest=root,
+            state_dir=state_dir,
+            plan=plan,
+            journal=journal,
+            policy=policy,
+            fsync=fsync,
+            lock=lock,
+        )
 
     def transfer(self, job: FileJob, *, stopped: Callable[[], bool] = lambda: False) -> FileTransfer:
         return FileTransfer(

@@ -1,8 +1,10 @@
 """The state of one tileset download, shared by the sync and async drivers: which files are
 known, which wait, the current storage link and its refreshes, progress, and the final result.
 
-It does no network I/O and owns no threads or tasks; a lock makes its counters safe to update from
-worker threads (the sync driver) and costs nothing uncontended (the async driver).
+It does no network I/O and owns no threads or tasks. The drivers' workers call it directly: each
+takes its next file (`next_job`) and records it when done (`finish`); a lock makes the queue, the
+graph of files and the counters safe to update from worker threads (the sync driver) and costs
+nothing uncontended (the async driver).
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ class DownloadPlan:
         self._lock = threading.Lock()
         self._jobs: dict[str, FileJob] = {}
         self._ready: deque[FileJob] = deque()
+        self._in_flight = 0  # files handed to a worker and not finished yet
         self._tileset_edges: dict[str, set[str]] = {}
         self._directories: set[str] = set()
         self._finished: dict[str, ManifestEntry] = {}
@@ -127,21 +130,55 @@ class DownloadPlan:
         self._add_job(ROOT_TILESET, KIND_TILESET, depth=0)
 
     # -- scheduling ---------------------------------------------------------------------------
+    #
+    # Each worker (a thread or a task) takes its next file here and hands it back to `finish`;
+    # no central loop stands between them. A worker that finds no file waiting while others are
+    # in flight waits for `finish` to return True (files were queued, or nothing is left).
 
     def next_job(self) -> FileJob | None:
+        """The next file to fetch (now counted in flight), or None when none waits."""
         with self._lock:
-            return self._ready.popleft() if self._ready else None
+            if not self._ready:
+                return None
+            self._in_flight += 1
+            return self._ready.popleft()
 
-    def finish(self, job: FileJob, outcome: FileOutcome) -> None:
-        """Record a file on disk and queue the files it references (checked for safety first).
-        Raises UnsafeTilesetError for a reference that must not be followed."""
-        try:
-            for reference in outcome.references:
-                self._add_reference(job, reference)
-        except DownloadError:
-            forget(self.dest, job.path)  # the next run fetches it again (the export may be fixed)
-            raise
+    @property
+    def drained(self) -> bool:
+        """No file waits and none is in flight: every file is finished (or the download failed)."""
         with self._lock:
+            return not self._ready and not self._in_flight
+
+    def finish(self, job: FileJob, outcome: FileOutcome) -> bool:
+        """Record a file on disk and queue the files it references (checked for safety first).
+        Returns True when a worker waiting for a file should look again: files were queued, or
+        none is left. Raises UnsafeTilesetError for a reference that must not be followed.
+
+        Thread-safe: the URIs are checked and resolved outside the lock (pure work, the bulk of a
+        large tileset's), the graph (known files, cycles, limits) is updated under it, so two
+        tilesets finished at once never queue one file twice."""
+        resolved: list[tuple[str, str, str]] = []  # (path, kind, uri) in the tileset's order
+        refused: DownloadError | None = None  # raised after the references before it are checked
+        for reference in outcome.references:
+            try:
+                path = resolve_reference(job.path, reference.uri)
+            except DownloadError as exc:
+                refused = exc
+                break
+            if path is not None:
+                resolved.append((path, file_kind(path, content=reference.content), reference.uri))
+        with self._lock:
+            queued = 0
+            try:
+                for path, kind, uri in resolved:
+                    queued += self._add_file(job, path, kind, uri)
+                if refused is not None:
+                    raise refused
+            except DownloadError:
+                forget(self.dest, job.path)  # the next run fetches it again (the export may be fixed)
+                raise
+            finally:
+                self._in_flight -= 1
             self._finished[job.path] = outcome.entry
             if job.kind != KIND_PLAIN:
                 self._unread -= 1
@@ -153,35 +190,34 @@ class DownloadPlan:
             self._bytes_done += outcome.entry.size - job.done_bytes
             job.done_bytes = outcome.entry.size
             self._emit(job.path)
+            return queued > 0 or not (self._ready or self._in_flight)
 
-    def _add_reference(self, parent: FileJob, reference: Reference) -> None:
-        path = resolve_reference(parent.path, reference.uri)
-        if path is None:
-            return
-        kind = file_kind(path, content=reference.content)
+    def _add_file(self, parent: FileJob, path: str, kind: str, uri: str) -> bool:
+        """Queue the file a reference of `parent` names (resolved to `path`), unless it is known
+        already. Under the lock. Returns whether it was queued."""
         is_tileset_edge = kind == KIND_TILESET and parent.kind == KIND_TILESET
         if is_tileset_edge:
-            self._check_cycle(parent.path, path, reference.uri)
+            self._check_cycle(parent.path, path, uri)
         known = self._jobs.get(path)
         if known is not None:
-            return
+            return False
         depth = parent.depth + 1 if kind == KIND_TILESET else parent.depth
         if depth > self.limits.max_external_depth:
             raise UnsafeTilesetError(
                 f"{parent.path} nests external tilesets deeper than {self.limits.max_external_depth} levels "
                 f"(at {path}); refusing to follow it",
-                uri=reference.uri,
+                uri=uri,
             )
         if len(self._jobs) >= self.limits.max_files:
             raise UnsafeTilesetError(
                 f"the tileset references more than {self.limits.max_files} files (at {path} in {parent.path}); "
                 "refusing to download it (raise TilesetLimits.max_files if it is genuine)",
-                uri=reference.uri,
+                uri=uri,
             )
-        self._check_file_or_directory(parent.path, path, reference.uri)
-        with self._lock:
-            self._add_job(path, kind, depth)
-            self._emit(None)
+        self._check_file_or_directory(parent.path, path, uri)
+        self._add_job(path, kind, depth)
+        self._emit(None)
+        return True
 
     def _add_job(self, path: str, kind: str, depth: int) -> None:
         job = FileJob(path, kind, depth)

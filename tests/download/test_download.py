@@ -4,6 +4,7 @@ disk, the manifest, progress, the completeness check, and what never reaches the
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,7 @@ from itwin_mesh_export import (
     download_tileset,
     verify_download,
 )
+from itwin_mesh_export._download_plan import DownloadPlan
 from tests.download.conftest import Runner, assert_no_secret, sha256, standard_export, tree
 from tests.download.fake_storage import HOST, SIG1, FakeStorage, href, tileset
 
@@ -198,6 +200,32 @@ def test_the_same_file_referenced_twice_is_fetched_once(run: Runner, storage: Fa
     storage.put("a.glb", b"a")
     run(tmp_path)
     assert sorted(s.path for s in storage.served) == ["a.glb", "s/shared.json", "s/t.json", "s/u.json", "tileset.json"]
+
+
+def test_tilesets_finished_at_once_never_queue_a_file_twice(
+    run: Runner, storage: FakeStorage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker records its own file and queues what it references (no scheduling thread in
+    between): eight external tilesets naming the same tiles, finished by eight workers at once,
+    still fetch each tile once. Each reference's check is slowed down (1 ms, the GIL released, as
+    a loaded machine may stall a thread), so that the workers' updates of the plan overlap."""
+    check = DownloadPlan._check_file_or_directory
+
+    def slow_check(self: DownloadPlan, parent: str, path: str, uri: str) -> None:
+        time.sleep(0.001)
+        check(self, parent, path, uri)
+
+    monkeypatch.setattr(DownloadPlan, "_check_file_or_directory", slow_check)
+    shared = [f"t/{i}.glb" for i in range(40)]
+    subtilesets = [f"s{i}/tileset.json" for i in range(8)]
+    storage.put("tileset.json", tileset(*subtilesets))
+    for sub in subtilesets:
+        storage.put(sub, tileset(*[f"../{tile}" for tile in shared]))
+    for tile in shared:
+        storage.put(tile, tile.encode())
+    result = run(tmp_path, concurrency=8)
+    assert sorted(s.path for s in storage.served) == sorted(["tileset.json", *subtilesets, *shared])  # each once
+    assert len(result.files) == 1 + 8 + 40
 
 
 def test_a_plain_http_link_is_refused_unless_loopback(tmp_path: Path) -> None:
