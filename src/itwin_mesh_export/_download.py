@@ -32,6 +32,12 @@ triggers one call to `refresh_href`, shared by every file in flight, after which
 from the bytes it has. In the async form, file writes of one chunk happen on the event loop (they
 land in the page cache in microseconds); reading a partial file back, fsync, rename and parsing
 run in a worker thread.
+
+Per file, the disk sees what the guarantees need and little else (a small tile is bound by file
+creation, not bytes): the partial file is created (its name spread over 16 directories, whose
+kernel locks 16 workers would otherwise queue on; an earlier run's partial files are listed once
+at the start instead of looked up for every file), written, closed, renamed into place (its
+directory is created only when the rename says it is missing), and one journal line is written.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ from ._exceptions import DownloadError, InvalidArgumentError
 from ._http_client import CookielessAsyncClient, CookielessClient
 from ._httpx_log import install_httpx_log_redaction
 from ._manifest import Journal, load_records, write_manifest
+from ._partial_file import leftover_keys
 from ._storage_link import STATE_DIR_NAME, StorageLink
 from ._tileset import TilesetLimits
 from ._transfer import DownloadCancelled, FileTransfer, Step, StepKind
@@ -365,6 +372,7 @@ class _Session:
         policy: RetryPolicy,
         fsync: bool,
         lock: IO[bytes] | None,
+        leftovers: set[str],
     ) -> None:
         self.dest = dest
         self.state_dir = state_dir
@@ -373,6 +381,7 @@ class _Session:
         self.policy = policy
         self.fsync = fsync
         self._lock = lock
+        self.leftovers = leftovers  # keys of the partial files an earlier run left (parts directory)
 
     @classmethod
     def open(
@@ -406,12 +415,13 @@ class _Session:
         lock = _lock_directory(state_dir / LOCK_NAME, root)
         try:
             records = load_records(root, state_dir, source=link.source)
+            leftovers = leftover_keys(state_dir)  # under the lock: no one else adds any now
             journal = Journal(state_dir, source=link.source)
             journal.open(keep=records.journal_matches)
         except OSError as exc:
             if lock is not None:
                 lock.close()
-            raise DownloadError(f"cannot open the download journal in {state_dir}: {exc.strerror or exc}") from exc
+            raise DownloadError(f"cannot open the download's state in {state_dir}: {exc.strerror or exc}") from exc
         plan = DownloadPlan(
             link=link,
             dest=root,
@@ -433,6 +443,7 @@ class _Session:
             policy=policy,
             fsync=fsync,
             lock=lock,
+            leftovers=leftovers,
         )
 
     def transfer(self, job: FileJob, *, stopped: Callable[[], bool] = lambda: False) -> FileTransfer:
@@ -443,6 +454,7 @@ class _Session:
             policy=self.policy,
             fsync=self.fsync,
             state_dir=self.state_dir,
+            leftovers=self.leftovers,
             stopped=stopped,
         )
 

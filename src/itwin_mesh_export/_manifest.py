@@ -34,7 +34,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from ._exceptions import DownloadError, IncompleteDownloadError
 from ._storage_link import MANIFEST_NAME, ROOT_TILESET
@@ -96,39 +96,55 @@ def sha256_file(path: Path, *, limit: int | None = None) -> str:
 
 
 class Journal:
-    """The append-only list of finished files of a download in progress (thread-safe)."""
+    """The append-only list of finished files of a download in progress (thread-safe).
+
+    Each finished file is one line, written with one system call as soon as the file is renamed
+    into place (nothing is buffered: a line the process had not written when killed is a file the
+    next run fetches again)."""
 
     def __init__(self, state_dir: Path, *, source: str) -> None:
         self.path = state_dir / JOURNAL_NAME
         self._source = source
         self._boot = boot_id()
         self._lock = threading.Lock()
-        self._file: IO[str] | None = None
+        self._fd: int | None = None
 
     def open(self, *, keep: bool) -> None:
         """Open for appending; `keep=False` starts a new journal (the old one is for another source)."""
         fresh = not keep or not self.path.exists()
-        self._file = self.path.open("w" if fresh else "a", encoding="utf-8")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        self._fd = os.open(self.path, (flags | os.O_TRUNC) if fresh else flags, 0o666)
         if fresh:
-            self._write({"source": self._source, "boot": self._boot})
+            self._write(_json_line({"source": self._source, "boot": self._boot}))
         else:
-            self._file.write("\n")  # ends a line a kill may have cut short, so the next one parses
+            self._write(b"\n")  # ends a line a kill may have cut short, so the next one parses
 
     def append(self, entry: ManifestEntry) -> None:
-        with self._lock:
-            self._write({"path": entry.path, "size": entry.size, "sha256": entry.sha256})
+        # The bytes json.dumps({"path", "size", "sha256"}) would give, without building a dict.
+        line = f'{{"path":{_json_str(entry.path)},"size":{entry.size:d},"sha256":{_json_str(entry.sha256)}}}\n'
+        self._write(line.encode("utf-8"))
 
     def close(self) -> None:
         with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+            if self._fd is not None:
+                fd, self._fd = self._fd, None
+                os.close(fd)
 
-    def _write(self, record: Mapping[str, Any]) -> None:
-        if self._file is None:
-            raise DownloadError("internal error: the download journal is not open")
-        self._file.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
-        self._file.flush()
+    def _write(self, data: bytes) -> None:
+        with self._lock:
+            if self._fd is None:
+                raise DownloadError("internal error: the download journal is not open")
+            written = os.write(self._fd, data)
+            while written < len(data):
+                written += os.write(self._fd, data[written:])
+
+
+def _json_str(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _json_line(record: Mapping[str, Any]) -> bytes:
+    return (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
 
 
 @dataclass

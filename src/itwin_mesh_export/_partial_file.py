@@ -1,8 +1,9 @@
 """One file being downloaded: its bytes so far on disk, what the storage said about it, and the
 decisions that make a resumed download byte-identical to an uninterrupted one.
 
-On disk, under `<dest>/.itwin-mesh-export/parts/`, a file in progress is two files named by the
-SHA-256 of its relative path (so no tileset name can collide with them or make them too long):
+On disk, under `<dest>/.itwin-mesh-export/parts/<k>/`, a file in progress is two files named by
+its key, 40 hex digits of the SHA-256 of its relative path (so no tileset name can collide with
+them or make them too long), `<k>` being the key's first digit (SHARD_CHARS):
 
 - `<key>.part`: the first bytes of the file, appended in order (a kill leaves a prefix);
 - `<key>.json`: `{"version": 1, "path": ..., "etag": ..., "last_modified": ..., "size": ...,
@@ -27,18 +28,25 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from ._download_retry import RETRYABLE_STATUSES, parse_retry_after_s
 from ._exceptions import DownloadError, StorageError, UnsafeTilesetError
-from ._manifest import ManifestEntry, local_path
+from ._manifest import ManifestEntry
 
-__all__ = ["PartialFile", "Verdict", "VerdictKind", "judge_response"]
+__all__ = ["PartialFile", "Verdict", "VerdictKind", "judge_response", "leftover_keys", "part_key"]
 
 PARTS_DIR_NAME = "parts"
+# Partial files live in 16 subdirectories of the parts directory (named by the first hex digit of
+# their key), created as needed. Creating a file in a directory and renaming it out both take that
+# directory's lock in the kernel: 16 threads sharing one directory spent about twice the CPU per
+# small tile (1.2 ms against 0.6 ms on ext4) as with the files spread. More subdirectories spread
+# no better, and each costs a mkdir (~0.9 ms on the same disk) once per download.
+SHARD_CHARS = 1
+_KEY_CHARS = 40
 SIDECAR_VERSION = 1
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 _UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
@@ -52,6 +60,8 @@ BACKGROUND_HASH_QUEUE = 8
 # disk writes overlap the download and the fsync before the rename finds little left to write.
 BACKGROUND_SYNC_BYTES = 32 * 1024 * 1024
 _fdatasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
+# A partial file is opened for appending, never inherited by a child process (os.open's default).
+_APPEND_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
 # Files up to this size keep no sidecar: after a kill they are fetched again from zero, which
 # costs less than creating a second file for each of thousands of small tiles (file creation,
 # not bytes, bounds a tileset of small tiles). Within one process they still resume with Range.
@@ -171,14 +181,31 @@ class BackgroundHash:
 
 class PartialFile:
     """The on-disk state of one file being downloaded. Blocking file I/O only; not thread-safe
-    (one file is handled by one worker at a time)."""
+    (one file is handled by one worker at a time).
 
-    def __init__(self, *, dest: Path, state_dir: Path, path: str, max_bytes: int | None, fsync: bool) -> None:
+    `leftovers` holds the keys of the partial files and sidecars that were in the parts directory
+    when the download started (the directory is locked, so no one else adds any). A file whose key
+    is not there has nothing to resume, and `load` skips looking for it: a small tile costs one
+    system call before its request (create its partial file), not four. None means unknown: look.
+    The partial file is written through a bare file descriptor, opened for appending."""
+
+    def __init__(
+        self,
+        *,
+        dest: Path,
+        state_dir: Path,
+        path: str,
+        max_bytes: int | None,
+        fsync: bool,
+        leftovers: Container[str] | None = None,
+    ) -> None:
         self.path = path
-        self.final_path = local_path(dest, path)
-        key = hashlib.sha256(path.encode("utf-8")).hexdigest()[:40]
-        self.part_path = state_dir / PARTS_DIR_NAME / f"{key}.part"
-        self.sidecar_path = state_dir / PARTS_DIR_NAME / f"{key}.json"
+        key = part_key(path)
+        self._parts_dir = os.path.join(state_dir, PARTS_DIR_NAME, key[:SHARD_CHARS])
+        self.part_path = os.path.join(self._parts_dir, f"{key}.part")
+        self.sidecar_path = os.path.join(self._parts_dir, f"{key}.json")
+        self.final_path = os.path.join(dest, *path.split("/"))
+        self._nothing_left = leftovers is not None and key not in leftovers
         self.offset = 0
         self.total: int | None = None
         self.etag: str | None = None
@@ -188,7 +215,7 @@ class PartialFile:
         self._max_bytes = max_bytes
         self._fsync = fsync
         self._hash: Any = hashlib.sha256()
-        self._file: IO[bytes] | None = None
+        self._fd: int | None = None  # the partial file, open for appending; its length is `offset`
 
     # -- before the first request -------------------------------------------------------------
 
@@ -197,17 +224,21 @@ class PartialFile:
         sidecar for this path with a validator); drop them otherwise. Returns the bytes kept.
         Leaves the partial file open (created if need be): creating a file is the slowest step
         for a small tile, and this runs in a worker thread in both drivers."""
+        if self._nothing_left:
+            with _wrap_os_errors(self.path, "create its partial download"):
+                self._fd = self._open(truncate=True)
+            return 0
         kept = self._load()
         with _wrap_os_errors(self.path, "create its partial download"):
-            self._file = self.part_path.open("ab", buffering=0)
+            self._fd = self._open()
         return kept
 
     def _load(self) -> int:
         with _wrap_os_errors(self.path, "read its partial download"):
-            self.part_path.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(self._parts_dir, exist_ok=True)
             sidecar = _read_sidecar(self.sidecar_path)
             try:
-                size = self.part_path.stat().st_size
+                size = os.stat(self.part_path).st_size
             except FileNotFoundError:
                 size = 0
             if sidecar is None or sidecar.get("path") != self.path:
@@ -226,7 +257,7 @@ class PartialFile:
                 return 0
             self.offset = size
             self._hash = hashlib.sha256()
-            with self.part_path.open("rb") as f:
+            with open(self.part_path, "rb") as f:
                 while chunk := f.read(1024 * 1024):
                     self._hash.update(chunk)
             return size
@@ -256,42 +287,45 @@ class PartialFile:
                 self.last_modified = headers.get("last-modified")
                 self.resumable = not encoded and self._validator() is not None
                 self._reset_hash()
-                if self._file is not None and dropped == 0 and self._file.tell() == 0:
-                    pass  # the empty partial file load() created: nothing to drop
-                else:
-                    self._close_file()
-                    self._file = self.part_path.open("wb", buffering=0)
+                if self._fd is None:
+                    self._fd = self._open(truncate=True)
+                elif dropped:
+                    os.ftruncate(self._fd, 0)  # appends now start at byte 0
                 self._save_sidecar()  # before the first byte of this version
             else:
                 if verdict.total is not None and verdict.total != self.total:
                     self.total = verdict.total
                     self._save_sidecar()
-                if self._file is None:
-                    self._file = self.part_path.open("ab", buffering=0)
-                    if self._file.tell() != self.offset:  # someone else wrote here: start over
+                if self._fd is None:
+                    self._fd = self._open()
+                    if os.fstat(self._fd).st_size != self.offset:  # someone else wrote here: start over
                         raise DownloadError(f"the partial download of {self.path} changed on disk while resuming")
         remaining = None if self.total is None else self.total - self.offset
         if not isinstance(self._hash, BackgroundHash) and (remaining is None or remaining >= BACKGROUND_HASH_MIN_BYTES):
-            assert self._file is not None
-            self._hash = BackgroundHash(self._hash, sync_fd=self._file.fileno() if self._fsync else None)
+            assert self._fd is not None
+            self._hash = BackgroundHash(self._hash, sync_fd=self._fd if self._fsync else None)
         return dropped
 
     def write(self, chunk: bytes) -> None:
-        if self._file is None:
+        fd = self._fd
+        if fd is None:
             raise DownloadError("internal error: writing to a partial file that is not open")
-        if self.total is not None and self.offset + len(chunk) > self.total:
+        size = len(chunk)
+        if self.total is not None and self.offset + size > self.total:
             raise StorageError(
                 f"the storage sent more than the {self.total} bytes it announced for {self.path}",
                 status_code=None,
                 url=self.path,
             )
-        self._check_size(self.offset + len(chunk))
+        self._check_size(self.offset + size)
         try:
-            self._file.write(chunk)
+            written = os.write(fd, chunk)
+            while written < size:  # a short write (a full disk reports its error on the next one)
+                written += os.write(fd, memoryview(chunk)[written:])
         except OSError as exc:
             raise DownloadError(f"could not write {self.path}: {exc.strerror or exc}") from exc
         self._hash.update(chunk)
-        self.offset += len(chunk)
+        self.offset += size
 
     @property
     def complete(self) -> bool:
@@ -305,15 +339,18 @@ class PartialFile:
         """fsync the bytes, rename them into place, drop the sidecar. Returns the manifest entry."""
         with _wrap_os_errors(self.path, "move it into place"):
             digest = self._hash.hexdigest()  # stops the helper thread, if any
-            if self._file is None:
-                self._file = self.part_path.open("ab", buffering=0)
+            if self._fd is None:
+                self._fd = self._open()
             if self._fsync:
-                os.fsync(self._file.fileno())
+                os.fsync(self._fd)
             self._close_file()
-            self.final_path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self.part_path, self.final_path)
+            try:
+                os.replace(self.part_path, self.final_path)
+            except FileNotFoundError:  # the first file of its directory: create that, then again
+                os.makedirs(os.path.dirname(self.final_path), exist_ok=True)
+                os.replace(self.part_path, self.final_path)
             if self._sidecar_written:
-                self.sidecar_path.unlink(missing_ok=True)
+                _unlink(self.sidecar_path)
                 self._sidecar_written = False
         return ManifestEntry(self.path, self.offset, digest)
 
@@ -333,6 +370,14 @@ class PartialFile:
         self._close_file()
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _open(self, *, truncate: bool = False) -> int:
+        flags = (_APPEND_FLAGS | os.O_TRUNC) if truncate else _APPEND_FLAGS
+        try:
+            return os.open(self.part_path, flags, 0o666)
+        except FileNotFoundError:  # the parts directory went away under the download: again
+            os.makedirs(self._parts_dir, exist_ok=True)
+            return os.open(self.part_path, flags, 0o666)
 
     def _validator(self) -> str | None:
         return self.etag or self.last_modified
@@ -356,15 +401,15 @@ class PartialFile:
         self._hash = hashlib.sha256()
 
     def _drop_files(self) -> None:
-        self.part_path.unlink(missing_ok=True)
+        _unlink(self.part_path)
         if self._sidecar_written:
-            self.sidecar_path.unlink(missing_ok=True)
+            _unlink(self.sidecar_path)
             self._sidecar_written = False
 
     def _close_file(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
     def _save_sidecar(self) -> None:
         """Write the sidecar when a later process may resume this file; otherwise make sure no
@@ -373,7 +418,7 @@ class PartialFile:
             self._write_sidecar()
             self._sidecar_written = True
         elif self._sidecar_written:
-            self.sidecar_path.unlink(missing_ok=True)
+            _unlink(self.sidecar_path)
             self._sidecar_written = False
 
     def _write_sidecar(self) -> None:
@@ -385,14 +430,48 @@ class PartialFile:
             "size": self.total,
             "resumable": self.resumable,
         }
-        temporary = self.sidecar_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+        temporary = f"{os.path.splitext(self.sidecar_path)[0]}.tmp"
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(json.dumps(record, ensure_ascii=False))
         os.replace(temporary, self.sidecar_path)
 
 
-def _read_sidecar(path: Path) -> Mapping[str, Any] | None:
+def part_key(path: str) -> str:
+    """The name (without suffix) of a file's partial download and sidecar in the parts directory."""
+    return hashlib.sha256(path.encode("utf-8")).hexdigest()[:_KEY_CHARS]
+
+
+def leftover_keys(state_dir: Path) -> set[str]:
+    """The keys of every partial file or sidecar in the parts directory (created if missing).
+    Files of the flat layout of earlier versions (`parts/<key>.part`) move to their shard first,
+    so a download started by one of those resumes too."""
+    parts = state_dir / PARTS_DIR_NAME
+    parts.mkdir(parents=True, exist_ok=True)
+    keys: set[str] = set()
+    with os.scandir(parts) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                keys.update(name.partition(".")[0] for name in os.listdir(entry.path))
+                continue
+            key = entry.name.partition(".")[0]
+            if len(key) != _KEY_CHARS:
+                continue  # not a file this downloader wrote
+            shard = parts / key[:SHARD_CHARS]
+            shard.mkdir(exist_ok=True)
+            os.replace(entry.path, shard / entry.name)
+            keys.add(key)
+    return keys
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _read_sidecar(path: str) -> Mapping[str, Any] | None:
     try:
-        data = json.loads(path.read_bytes())
+        with open(path, "rb") as f:
+            data = json.loads(f.read())
     except (OSError, ValueError):
         return None
     if not isinstance(data, Mapping) or data.get("version") != SIDECAR_VERSION:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +67,7 @@ class FileTransfer:
         policy: RetryPolicy,
         fsync: bool,
         state_dir: Path,
+        leftovers: Container[str] | None = None,
         stopped: Callable[[], bool] = lambda: False,
     ) -> None:
         self.plan = plan
@@ -76,7 +77,9 @@ class FileTransfer:
         self._stopped = stopped
         max_bytes = plan.limits.max_json_bytes if job.kind != KIND_PLAIN else None
         self._max_bytes = max_bytes
-        self.partial = PartialFile(dest=plan.dest, state_dir=state_dir, path=job.path, max_bytes=max_bytes, fsync=fsync)
+        self.partial = PartialFile(
+            dest=plan.dest, state_dir=state_dir, path=job.path, max_bytes=max_bytes, fsync=fsync, leftovers=leftovers
+        )
         self._link = plan.link
         self._offset_at_request = 0
         self._failures = 0

@@ -111,7 +111,7 @@ def largest_part(dest: Path) -> int:
     """Bytes of the largest partial file in a download's state (0 if none): small files' partials
     come and go while a download runs, so one may vanish between listing and stat."""
     sizes = [0]
-    for part in (dest / ".itwin-mesh-export" / "parts").glob("*.part"):
+    for part in (dest / ".itwin-mesh-export" / "parts").rglob("*.part"):
         with contextlib.suppress(FileNotFoundError):
             sizes.append(part.stat().st_size)
     return max(sizes)

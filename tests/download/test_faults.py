@@ -197,7 +197,7 @@ def test_big_files_stream_in_chunks(storage: FakeStorage, tmp_path: Path) -> Non
     sizes: list[int] = []
 
     def watch(progress: object) -> None:
-        part = list((tmp_path / ".itwin-mesh-export" / "parts").glob("*.part"))
+        part = list((tmp_path / ".itwin-mesh-export" / "parts").rglob("*.part"))
         if part:
             sizes.append(part[0].stat().st_size)
 

@@ -206,8 +206,8 @@ def test_an_oversized_tileset_without_length_is_cut_off(storage: FakeStorage, tm
             limits=TilesetLimits(max_json_bytes=5000),
             fsync=False,
         )
-    parts = list((tmp_path / ".itwin-mesh-export" / "parts").glob("*.part"))
-    assert all(p.stat().st_size <= 5000 for p in parts)
+    parts = list((tmp_path / ".itwin-mesh-export" / "parts").rglob("*.part"))
+    assert parts and all(p.stat().st_size <= 5000 for p in parts)
 
 
 def test_a_file_and_a_directory_of_the_same_name_are_refused(run: Runner, storage: FakeStorage, tmp_path: Path) -> None:

@@ -5,11 +5,12 @@ uninterrupted one byte for byte."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from itwin_mesh_export import MANIFEST_NAME, DownloadProgress, StorageError
+from itwin_mesh_export import MANIFEST_NAME, DownloadProgress, StorageError, verify_download
 from tests.download.conftest import BIG, Runner, standard_export, tree
 from tests.download.fake_storage import FakeStorage, tileset
 
@@ -27,7 +28,7 @@ def crash_after(byte_count: int, path: str = "big.glb"):  # type: ignore[no-unty
 
 
 def parts(dest: Path) -> list[Path]:
-    return sorted((dest / ".itwin-mesh-export" / "parts").glob("*.part"))
+    return sorted((dest / ".itwin-mesh-export" / "parts").rglob("*.part"))
 
 
 def test_resume_after_a_crash_mid_file_gives_the_uninterrupted_tree(
@@ -93,6 +94,43 @@ def test_a_connection_reset_mid_body_resumes_from_the_bytes_written(
     assert (tmp_path / "big.glb").read_bytes() == BIG
     assert result.bytes_downloaded == len(BIG) + len(storage.files["tileset.json"])  # no byte fetched twice
     assert len(run.sleeps) == 2
+
+
+def test_a_partial_file_in_the_flat_layout_of_earlier_versions_is_resumed(
+    run: Runner, storage: FakeStorage, tmp_path: Path
+) -> None:
+    """Partial files now live in subdirectories of parts/; one an earlier version left directly in
+    parts/ (with its sidecar) is moved to its subdirectory and continued, not fetched again."""
+    storage.put("tileset.json", tileset("big.glb"))
+    storage.put("big.glb", BIG)
+    with pytest.raises(Crash):
+        run(tmp_path, on_progress=crash_after(300_000))
+    (part,) = parts(tmp_path)
+    kept = part.stat().st_size
+    flat = tmp_path / ".itwin-mesh-export" / "parts"
+    for file in (part, part.with_suffix(".json")):
+        file.rename(flat / file.name)
+    part.parent.rmdir()
+    storage.served.clear()
+
+    run(tmp_path)
+
+    assert [(r.range, r.status) for r in storage.requests_for("big.glb")] == [(f"bytes={kept}-", 206)]
+    assert (tmp_path / "big.glb").read_bytes() == BIG
+
+
+def test_the_parts_directory_removed_under_a_running_download_is_created_again(
+    run: Runner, storage: FakeStorage, tmp_path: Path
+) -> None:
+    standard_export(storage)
+    state = tmp_path / ".itwin-mesh-export"
+
+    def remove_parts(progress: DownloadProgress) -> None:
+        if progress.path == "tileset.json" and progress.files_done == 1:
+            shutil.rmtree(state / "parts")
+
+    run(tmp_path, on_progress=remove_parts, concurrency=1)
+    assert verify_download(tmp_path)
 
 
 def test_a_partial_without_sidecar_is_not_trusted(run: Runner, storage: FakeStorage, tmp_path: Path) -> None:

@@ -102,7 +102,7 @@ def test_small_files_keep_no_sidecar_large_ones_do(run: Runner, storage: FakeSto
     def look(progress: DownloadProgress) -> None:
         parts = tmp_path / ".itwin-mesh-export" / "parts"
         if parts.is_dir():
-            sidecars.update(len(json.loads(p.read_text())["path"]) for p in parts.glob("*.json"))
+            sidecars.update(len(json.loads(p.read_text())["path"]) for p in parts.rglob("*.json"))
 
     run(tmp_path, on_progress=look, concurrency=1)
     assert sidecars == {len("big.glb")}

@@ -114,7 +114,7 @@ def test_random_kills_and_storage_faults_end_in_a_byte_identical_tree(tmp_path: 
                 process.communicate()
                 assert process.returncode == -signal.SIGKILL
                 figures["kills"] = int(figures["kills"]) + 1  # type: ignore[call-overload]
-                parts = list((dest / STATE_DIR / "parts").glob("*.part")) if dest.exists() else []
+                parts = list((dest / STATE_DIR / "parts").rglob("*.part")) if dest.exists() else []
                 if any(p.stat().st_size > 0 for p in parts if p.exists()):
                     figures["mid_file_kills"] = int(figures["mid_file_kills"]) + 1  # type: ignore[call-overload]
                 files = on_disk(dest)
