@@ -67,8 +67,26 @@ class ManifestEntry:
     sha256: str
 
 
+# A file opened to be appended to (created if missing), never inherited by a child process.
+APPEND_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
+
+
+def local_name(dest: str | Path, path: str) -> str:
+    """Where a tileset file (`path`, relative, "/"-separated, checked safe) lands under `dest`.
+    A str: the download engine handles thousands of small files, and a Path costs ~µs each."""
+    return os.path.join(dest, *path.split("/"))
+
+
 def local_path(dest: Path, path: str) -> Path:
-    return dest.joinpath(*path.split("/"))
+    return Path(local_name(dest, path))
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is written (a short write happens; a full disk raises OSError
+    on the next call)."""
+    written = os.write(fd, data)
+    while written < len(data):
+        written += os.write(fd, memoryview(data)[written:])
 
 
 def forget(dest: Path, path: str) -> None:
@@ -112,8 +130,7 @@ class Journal:
     def open(self, *, keep: bool) -> None:
         """Open for appending; `keep=False` starts a new journal (the old one is for another source)."""
         fresh = not keep or not self.path.exists()
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
-        self._fd = os.open(self.path, (flags | os.O_TRUNC) if fresh else flags, 0o666)
+        self._fd = os.open(self.path, (APPEND_FLAGS | os.O_TRUNC) if fresh else APPEND_FLAGS, 0o666)
         if fresh:
             self._write(_json_line({"source": self._source, "boot": self._boot}))
         else:
@@ -134,9 +151,7 @@ class Journal:
         with self._lock:
             if self._fd is None:
                 raise DownloadError("internal error: the download journal is not open")
-            written = os.write(self._fd, data)
-            while written < len(data):
-                written += os.write(self._fd, data[written:])
+            write_all(self._fd, data)
 
 
 def _json_str(text: str) -> str:

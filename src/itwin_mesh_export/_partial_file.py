@@ -35,7 +35,7 @@ from typing import Any
 
 from ._download_retry import RETRYABLE_STATUSES, parse_retry_after_s
 from ._exceptions import DownloadError, StorageError, UnsafeTilesetError
-from ._manifest import ManifestEntry
+from ._manifest import APPEND_FLAGS, ManifestEntry, local_name, write_all
 
 __all__ = ["PartialFile", "Verdict", "VerdictKind", "judge_response", "leftover_keys", "part_key"]
 
@@ -60,8 +60,6 @@ BACKGROUND_HASH_QUEUE = 8
 # disk writes overlap the download and the fsync before the rename finds little left to write.
 BACKGROUND_SYNC_BYTES = 32 * 1024 * 1024
 _fdatasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
-# A partial file is opened for appending, never inherited by a child process (os.open's default).
-_APPEND_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
 # Files up to this size keep no sidecar: after a kill they are fetched again from zero, which
 # costs less than creating a second file for each of thousands of small tiles (file creation,
 # not bytes, bounds a tileset of small tiles). Within one process they still resume with Range.
@@ -204,7 +202,7 @@ class PartialFile:
         self._parts_dir = os.path.join(state_dir, PARTS_DIR_NAME, key[:SHARD_CHARS])
         self.part_path = os.path.join(self._parts_dir, f"{key}.part")
         self.sidecar_path = os.path.join(self._parts_dir, f"{key}.json")
-        self.final_path = os.path.join(dest, *path.split("/"))
+        self.final_path = local_name(dest, path)
         self._nothing_left = leftovers is not None and key not in leftovers
         self.offset = 0
         self.total: int | None = None
@@ -319,9 +317,7 @@ class PartialFile:
             )
         self._check_size(self.offset + size)
         try:
-            written = os.write(fd, chunk)
-            while written < size:  # a short write (a full disk reports its error on the next one)
-                written += os.write(fd, memoryview(chunk)[written:])
+            write_all(fd, chunk)
         except OSError as exc:
             raise DownloadError(f"could not write {self.path}: {exc.strerror or exc}") from exc
         self._hash.update(chunk)
@@ -372,7 +368,7 @@ class PartialFile:
     # -- internals ----------------------------------------------------------------------------
 
     def _open(self, *, truncate: bool = False) -> int:
-        flags = (_APPEND_FLAGS | os.O_TRUNC) if truncate else _APPEND_FLAGS
+        flags = (APPEND_FLAGS | os.O_TRUNC) if truncate else APPEND_FLAGS
         try:
             return os.open(self.part_path, flags, 0o666)
         except FileNotFoundError:  # the parts directory went away under the download: again

@@ -309,3 +309,26 @@ def test_junk_from_the_server_only_raises_package_errors_async(
     body: bytes, status: int, header_values: dict[str, str]
 ) -> None:
     _run("async", body, status, header_values)
+
+
+@pytest.mark.parametrize(
+    ("details", "expected"),
+    [
+        (None, []),  # an error body may leave any property null (the seed's Error Response says so)
+        ("id is invalid", []),
+        ({"code": "X", "message": "m"}, []),
+        (
+            [{"code": "InvalidParameter", "message": "id is invalid.", "target": "id"}, "junk", 7, {"code": 3}],
+            [ErrorDetail("InvalidParameter", "id is invalid.", "id"), ErrorDetail(None, None, None)],
+        ),
+    ],
+)
+async def test_odd_details_are_read_as_far_as_they_go(
+    api_factory: Any, details: Any, expected: list[ErrorDetail]
+) -> None:
+    body = {"error": {"code": "InvalidMeshExportRequest", "message": "bad", "details": details}}
+    api = api_factory(Script(respond(422, body)), retry=RetryPolicy(max_attempts=1))
+    with pytest.raises(UnprocessableEntityError) as caught:
+        await api.call("get_export", "e1")
+    assert caught.value.code == "InvalidMeshExportRequest"
+    assert list(caught.value.details) == expected
