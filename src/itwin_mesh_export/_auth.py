@@ -27,6 +27,7 @@ threads and 20 tasks sharing one token request), so the package takes no extra d
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import ipaddress
 import math
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import httpx
 
 from ._exceptions import InvalidArgumentError, MeshExportError, ResponseValidationError
-from ._http_client import USER_AGENT, APIClient
+from ._http_client import DEFAULT_TIMEOUT, REQUEST_OPTIONS, USER_AGENT, APIClient
 from ._logging import logger
 from ._redact import redact_url
 from ._retry import IDEMPOTENT_EXTENSION, RetryTransport
@@ -82,7 +83,6 @@ MIN_VALIDITY_S = 30.0
 REFRESH_RETRY_S = 5.0
 # When the token endpoint omits `expires_in`: Bentley access tokens last an hour.
 DEFAULT_TOKEN_LIFETIME_S = 3600.0
-_TOKEN_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
 @runtime_checkable
@@ -158,13 +158,13 @@ class CallableToken:
             raise InvalidArgumentError(
                 "the token callable returned an awaitable: use AsyncMeshExportClient with an async token function"
             )
-        return _checked_token(value, "the token callable's result")
+        return value  # its type and form are checked where it is used (BearerTokenAuth)
 
     async def aget_token(self) -> str:
         value = self._function()
         if inspect.isawaitable(value):
             value = await value
-        return _checked_token(value, "the token callable's result")
+        return value  # its type and form are checked where it is used (BearerTokenAuth)
 
     def invalidate(self, token: str) -> None:
         """Nothing to drop: the function is asked again for the replay."""
@@ -208,7 +208,7 @@ class ClientCredentials:
         token_url: str = DEFAULT_TOKEN_URL,
         refresh_margin_s: float = REFRESH_MARGIN_S,
         transport: httpx.BaseTransport | None = None,
-        timeout: httpx.Timeout = _TOKEN_TIMEOUT,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -335,16 +335,10 @@ class ClientCredentials:
                 headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             )
         started = self._clock()
-        response = self._http.post(
-            self._token_url,
-            data={
-                "grant_type": "client_credentials",
-                "client_id": self._client_id,
-                "client_secret": self._client_secret,
-                "scope": self._scope,
-            },
-            extensions={IDEMPOTENT_EXTENSION: True},
-        )
+        # In a context of its own: the token request is not the API call that needs the token, so
+        # that call's per-call options (with_options' timeout and retries, a wait's poll policy)
+        # must not shape it, and its answer must not count as that call's response.
+        response = contextvars.copy_context().run(self._post_token, self._http)
         where = f"the token endpoint {redact_url(self._token_url)}"
         try:
             body = response.json()
@@ -365,6 +359,19 @@ class ClientCredentials:
             _checked_token(token, "the token endpoint's access_token"),
             refresh_at=started + lifetime - margin,
             usable_until=started + lifetime - min_validity,
+        )
+
+    def _post_token(self, http: httpx.Client) -> httpx.Response:
+        REQUEST_OPTIONS.set(None)
+        return http.post(
+            self._token_url,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self._client_id,
+                "client_secret": self._client_secret,
+                "scope": self._scope,
+            },
+            extensions={IDEMPOTENT_EXTENSION: True},
         )
 
     def __repr__(self) -> str:
@@ -459,9 +466,10 @@ class BearerTokenAuth(httpx.Auth):
         self._provider = provider
         self._origin = (url.scheme, url.host, url.port)
 
-    @property
-    def provider(self) -> TokenProvider:
-        return self._provider
+    def _checked(self, token: object) -> str:
+        # Every provider's token, a caller's own TokenProvider's too, is checked here, the one
+        # place all of them pass through: None or "" never goes out as "Bearer None".
+        return _checked_token(token, f"the token from {type(self._provider).__name__}")
 
     def _applies(self, request: httpx.Request) -> bool:
         url = request.url
@@ -471,12 +479,12 @@ class BearerTokenAuth(httpx.Auth):
         if not self._applies(request):
             yield request
             return
-        token = self._provider.get_token()
+        token = self._checked(self._provider.get_token())
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401:
             self._provider.invalidate(token)
-            fresh = self._provider.get_token()
+            fresh = self._checked(self._provider.get_token())
             if fresh != token:
                 logger.info("the API rejected the access token (401); replaying once with a fresh one")
                 request.headers["Authorization"] = f"Bearer {fresh}"
@@ -486,12 +494,12 @@ class BearerTokenAuth(httpx.Auth):
         if not self._applies(request):
             yield request
             return
-        token = await self._provider.aget_token()
+        token = self._checked(await self._provider.aget_token())
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401:
             self._provider.invalidate(token)
-            fresh = await self._provider.aget_token()
+            fresh = self._checked(await self._provider.aget_token())
             if fresh != token:
                 logger.info("the API rejected the access token (401); replaying once with a fresh one")
                 request.headers["Authorization"] = f"Bearer {fresh}"

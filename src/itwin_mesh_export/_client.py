@@ -54,7 +54,16 @@ from ._exceptions import (
     ResponseValidationError,
     WaitTimeoutError,
 )
-from ._http_client import ACCEPT, LAST_RESPONSE, REQUEST_OPTIONS, USER_AGENT, APIAsyncClient, APIClient, RequestOptions
+from ._http_client import (
+    ACCEPT,
+    DEFAULT_TIMEOUT,
+    LAST_RESPONSE,
+    REQUEST_OPTIONS,
+    USER_AGENT,
+    APIAsyncClient,
+    APIClient,
+    RequestOptions,
+)
 from ._logging import logger
 from ._models import mesh_href
 from ._paging import DEFAULT_PAGE_SIZE, PageCursor, full_exports, next_page
@@ -70,8 +79,6 @@ __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "ENV_BASE_URL", "AsyncMeshExpo
 
 DEFAULT_BASE_URL = "https://api.bentley.com/mesh-export"
 ENV_BASE_URL = "ITWIN_MESH_EXPORT_BASE_URL"
-# Never None (httpx's None means "wait forever"): 5 s to connect, 30 s for everything else.
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # httpx's own defaults, written down: 100 connections, 20 kept alive.
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 _MAX_TILER_CONFIG_ITEMS = 100
@@ -216,7 +223,7 @@ def _check_base_url(url: str) -> str:
 def _check_timeout(timeout: object) -> httpx.Timeout:
     if isinstance(timeout, httpx.Timeout):
         values = timeout.as_dict().values()
-        if all(isinstance(v, int | float) and v > 0 for v in values):
+        if all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in values):
             return timeout
     elif not isinstance(timeout, bool) and isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0:
         return httpx.Timeout(float(timeout), connect=min(float(timeout), DEFAULT_TIMEOUT.connect or 5.0))
@@ -228,11 +235,19 @@ def _check_timeout(timeout: object) -> httpx.Timeout:
 
 def _default_headers(extra: Mapping[str, str] | None) -> dict[str, str]:
     headers = {"Accept": ACCEPT, "User-Agent": USER_AGENT}
+    if extra is not None and not isinstance(extra, Mapping):
+        raise InvalidArgumentError(f"headers must be a mapping of str to str, got {type(extra).__name__}")
     for name, value in (extra or {}).items():
-        if name.lower() in ("authorization", "proxy-authorization"):
+        if not isinstance(name, str) or not isinstance(value, str):
+            kinds = f"{type(name).__name__}: {type(value).__name__}"
+            raise InvalidArgumentError(f"header names and values must be str, got {kinds} for {name!r}")
+        lower = name.lower()
+        if lower in ("authorization", "proxy-authorization"):
             raise InvalidArgumentError(f"pass credentials with token=..., not as a {name} header")
-        if name.lower() == "user-agent":
+        if lower == "user-agent":
             headers["User-Agent"] = f"{value} {USER_AGENT}"  # the application first, as Azure does
+        elif lower == "accept":
+            headers["Accept"] = value  # replaces the default: two Accept headers would go out otherwise
         else:
             headers[name] = value
     return headers
@@ -427,6 +442,8 @@ class MeshExportClient(_BaseClient):
         except MeshExportError:
             raise
         except PARSE_ERRORS as exc:
+            if LAST_RESPONSE.get() is None:  # no answer was read: not the body (a token provider's own error)
+                raise
             raise validation_error(operation, exc) from exc
         finally:
             REQUEST_OPTIONS.reset(reset)
@@ -464,12 +481,9 @@ class MeshExportClient(_BaseClient):
             )
             page = _page_of(response)
             yield from full_exports(page)
-            cursor = next_page(page)
+            cursor = next_page(page, seen)
             if cursor is None:
                 return
-            if cursor in seen:
-                raise ResponseValidationError(f"Get Exports sent a next link back to a page already read: {cursor}")
-            seen.add(cursor)
             top, skip = cursor
 
     def start_export(
@@ -691,6 +705,8 @@ class AsyncMeshExportClient(_BaseClient):
         except MeshExportError:
             raise
         except PARSE_ERRORS as exc:
+            if LAST_RESPONSE.get() is None:  # no answer was read: not the body (a token provider's own error)
+                raise
             raise validation_error(operation, exc) from exc
         finally:
             REQUEST_OPTIONS.reset(reset)
@@ -730,12 +746,9 @@ class AsyncMeshExportClient(_BaseClient):
             page = _page_of(response)
             for export in full_exports(page):
                 yield export
-            cursor = next_page(page)
+            cursor = next_page(page, seen)
             if cursor is None:
                 return
-            if cursor in seen:
-                raise ResponseValidationError(f"Get Exports sent a next link back to a page already read: {cursor}")
-            seen.add(cursor)
             top, skip = cursor
 
     async def start_export(

@@ -47,7 +47,7 @@ def _changeset_order(export: Export, position: int) -> tuple[int, int]:
     """Sort key, larger is newer: the changeset index when the server gives it, else list order
     (Get Exports without a changeset filter lists the newest changeset first)."""
     index = export.request.changeset_index
-    if isinstance(index, str) and index.strip().isdigit():
+    if isinstance(index, str) and index.strip().isascii() and index.strip().isdigit():  # not "²": isdigit, no int
         return (1, int(index))
     return (0, -position)
 

@@ -41,6 +41,7 @@ from typing import Any
 
 import httpx
 
+from ._logging import request_id
 from ._redact import redact_url
 
 __all__ = [
@@ -72,8 +73,6 @@ __all__ = [
     "make_status_error",
 ]
 
-# Response headers that identify a request in Bentley's and Azure's logs, first match wins.
-REQUEST_ID_HEADERS = ("x-correlation-id", "x-request-id", "request-id", "x-ms-request-id")
 # Longest piece of a non-JSON error body (an HTML page, say) quoted in a message.
 _BODY_EXCERPT_CHARS = 200
 
@@ -129,7 +128,7 @@ class APIStatusError(APIError):
         self.status_code = response.status_code
         self.headers = response.headers
         self.body = body
-        self.request_id = _request_id(response.headers)
+        self.request_id = request_id(response.headers)
         error = _bentley_error(body)
         self.code: str | None = _str_or_none(error.get("code"))
         self.error_message: str | None = _str_or_none(error.get("message"))
@@ -352,13 +351,6 @@ def _body_text(response: httpx.Response) -> str:
         return response.text
     except (httpx.ResponseNotRead, UnicodeDecodeError, LookupError):
         return ""
-
-
-def _request_id(headers: httpx.Headers) -> str | None:
-    for name in REQUEST_ID_HEADERS:
-        if name in headers:
-            return headers[name]
-    return None
 
 
 def _str_or_none(value: object) -> str | None:

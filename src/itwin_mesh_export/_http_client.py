@@ -28,6 +28,7 @@ from ._version import __version__
 __all__ = [
     "ACCEPT",
     "DEFAULT_MAX_IN_FLIGHT",
+    "DEFAULT_TIMEOUT",
     "LAST_RESPONSE",
     "REQUEST_OPTIONS",
     "USER_AGENT",
@@ -44,6 +45,9 @@ __all__ = [
 
 # Identifies this client in Bentley's logs, as openai-python's `OpenAI/Python x.y` does.
 USER_AGENT = f"itwin-mesh-export/{__version__} python/{platform.python_version()}"
+# Never None (httpx's None means "wait forever"): 5 s to connect, 30 s for everything else. The
+# API clients' default and the token endpoint's.
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # The media type of every Mesh Export response (Bentley marks the Accept header as required).
 ACCEPT = "application/vnd.bentley.itwin-platform.v1+json"
 # Requests of one async client in httpx's connection pool at once: its default max_connections.
@@ -154,16 +158,20 @@ class CookielessAsyncClient(httpx.AsyncClient):
         """Cookies are not used: ignored."""
 
 
+def _without_empty_params(kwargs: dict[str, Any]) -> dict[str, Any]:
+    # The generated functions pass `params={}` even without query parameters, and httpx then
+    # parses the URL a second time to merge nothing: ~15% of a call's CPU. Drop it.
+    if not kwargs.get("params"):
+        kwargs.pop("params", None)
+    return kwargs
+
+
 class APIClient(CookielessClient):
     """httpx.Client that raises the package's typed errors instead of returning error responses,
     and neither stores nor sends cookies."""
 
     def build_request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Request:
-        # The generated functions pass `params={}` even without query parameters, and httpx then
-        # parses the URL a second time to merge nothing: ~15% of a call's CPU. Drop it.
-        if not kwargs.get("params"):
-            kwargs.pop("params", None)
-        return super().build_request(method, url, **kwargs)
+        return super().build_request(method, url, **_without_empty_params(kwargs))
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         options = REQUEST_OPTIONS.get()
@@ -197,11 +205,7 @@ class APIAsyncClient(CookielessAsyncClient):
         self._in_flight = asyncio.Semaphore(max_in_flight)
 
     def build_request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Request:
-        # The generated functions pass `params={}` even without query parameters, and httpx then
-        # parses the URL a second time to merge nothing: ~15% of a call's CPU. Drop it.
-        if not kwargs.get("params"):
-            kwargs.pop("params", None)
-        return super().build_request(method, url, **kwargs)
+        return super().build_request(method, url, **_without_empty_params(kwargs))
 
     async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         options = REQUEST_OPTIONS.get()

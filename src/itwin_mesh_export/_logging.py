@@ -18,10 +18,19 @@ import httpx
 
 from ._redact import redact_url
 
-__all__ = ["LOGGER_NAME", "LOG_ENV_VAR", "log_attempt", "log_retry", "logger", "setup_logging_from_env"]
+__all__ = [
+    "LOGGER_NAME",
+    "LOG_ENV_VAR",
+    "log_attempt",
+    "log_retry",
+    "logger",
+    "request_id",
+    "setup_logging_from_env",
+]
 
 LOGGER_NAME = "itwin_mesh_export"
 LOG_ENV_VAR = "ITWIN_MESH_EXPORT_LOG"
+# Response headers that identify a request in Bentley's and Azure's logs, first non-empty one wins.
 _REQUEST_ID_HEADERS = ("x-correlation-id", "x-request-id", "request-id", "x-ms-request-id")
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -43,10 +52,10 @@ def log_attempt(
     url = redact_url(str(request.url))
     if response is not None:
         outcome: str = str(response.status_code)
-        request_id = _request_id(response.headers)
+        rid = request_id(response.headers)
     else:
         outcome = type(error).__name__ if error is not None else "no response"
-        request_id = None
+        rid = None
     logger.debug(
         "%s %s -> %s (attempt %d, %.0f ms%s)",
         request.method,
@@ -54,14 +63,14 @@ def log_attempt(
         outcome,
         attempt,
         elapsed_s * 1000.0,
-        f", request id {request_id}" if request_id else "",
+        f", request id {rid}" if rid else "",
         extra={
             "http_method": request.method,
             "url": url,
             "status_code": response.status_code if response is not None else None,
             "attempt": attempt,
             "elapsed_s": elapsed_s,
-            "request_id": request_id,
+            "request_id": rid,
         },
     )
 
@@ -83,7 +92,8 @@ def log_retry(request: httpx.Request, attempt: int, max_attempts: int, delay_s: 
     )
 
 
-def _request_id(headers: httpx.Headers) -> str | None:
+def request_id(headers: httpx.Headers) -> str | None:
+    """The request id a response carries (for support tickets), or None."""
     for name in _REQUEST_ID_HEADERS:
         value: str | None = headers.get(name)
         if value:

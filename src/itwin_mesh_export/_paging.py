@@ -26,8 +26,10 @@ DEFAULT_PAGE_SIZE = 100
 PageCursor = tuple[int, int]  # ($top, $skip)
 
 
-def next_page(page: ExportsPage) -> PageCursor | None:
-    """`($top, $skip)` of the page after `page`, or None when `page` is the last one."""
+def next_page(page: ExportsPage, seen: set[PageCursor]) -> PageCursor | None:
+    """`($top, $skip)` of the page after `page`, or None when `page` is the last one. `seen` holds
+    the cursors read so far (the first page's too): a next link back to one of them is a loop the
+    server made, refused; otherwise the new cursor is added to it."""
     links = page.field_links
     if isinstance(links, Unset) or isinstance(links.next_, Unset):
         return None
@@ -43,6 +45,9 @@ def next_page(page: ExportsPage) -> PageCursor | None:
         ) from exc
     if top < 1 or skip < 0:
         raise ResponseValidationError(f"Get Exports gave a next link with $top < 1 or $skip < 0: {redact_url(href)}")
+    if (top, skip) in seen:
+        raise ResponseValidationError(f"Get Exports sent a next link back to a page already read: {(top, skip)}")
+    seen.add((top, skip))
     return top, skip
 
 

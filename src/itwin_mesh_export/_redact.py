@@ -1,4 +1,4 @@
-"""Redaction of URLs and headers before they reach a log line, a repr or an exception message.
+"""Redaction of URLs before they reach a log line, a repr or an exception message.
 
 Export links carry a storage signature in their query string (Azure SAS: `sig`, `se`, `sp`, ...;
 a CDN: its own policy parameters). No generic client knows which parameters are secret, so this
@@ -8,10 +8,9 @@ Export API itself and a few harmless storage ones are kept, every other value be
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
-__all__ = ["REDACTED", "redact_headers", "redact_url"]
+__all__ = ["REDACTED", "redact_url"]
 
 REDACTED = "REDACTED"
 
@@ -34,10 +33,6 @@ SAFE_QUERY_PARAMETERS = frozenset(
     )
 )
 
-SENSITIVE_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-ms-copy-source-authorization"}
-)
-
 
 def redact_url(url: str) -> str:
     """The URL with credentials removed: userinfo dropped, every query value outside the
@@ -49,15 +44,16 @@ def redact_url(url: str) -> str:
     except ValueError:
         return f"<unparsable URL, {REDACTED}>"
     netloc = f"[{host}]{port}" if ":" in host else f"{host}{port}"
-    query = "&".join(
-        f"{quote(key, safe='$')}={quote(value, safe=':') if key.lower() in SAFE_QUERY_PARAMETERS else REDACTED}"
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-    )
+    query = "&".join(_redact_segment(segment) for segment in parts.query.split("&") if segment)
     # A fragment may carry a token too (implicit OAuth flows): drop it.
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
-    """A copy of the headers with credential values replaced by REDACTED."""
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    return {name: (REDACTED if name.lower() in SENSITIVE_HEADERS else value) for name, value in items}
+def _redact_segment(segment: str) -> str:
+    if "=" not in segment:  # a bare token (`?<signature>`): the name itself may be the secret
+        return REDACTED
+    pairs = parse_qsl(segment, keep_blank_values=True)
+    if len(pairs) != 1:  # `;`-separated or otherwise odd: nothing of it is shown
+        return REDACTED
+    key, value = pairs[0]
+    return f"{quote(key, safe='$')}={quote(value, safe=':') if key.lower() in SAFE_QUERY_PARAMETERS else REDACTED}"

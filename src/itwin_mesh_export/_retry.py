@@ -269,10 +269,6 @@ class RetryTransport(httpx.BaseTransport):
         self._wall_clock = wall_clock
         self._buffer_body = buffer_body
 
-    @property
-    def policy(self) -> RetryPolicy:
-        return self._policy
-
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         policy: RetryPolicy = request.extensions.get(RETRY_POLICY_EXTENSION) or self._policy
         clock = self._clock
@@ -345,10 +341,6 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         self._clock = clock
         self._wall_clock = wall_clock
         self._buffer_body = buffer_body
-
-    @property
-    def policy(self) -> RetryPolicy:
-        return self._policy
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         policy: RetryPolicy = request.extensions.get(RETRY_POLICY_EXTENSION) or self._policy

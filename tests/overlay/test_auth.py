@@ -385,3 +385,50 @@ def test_reprs_hide_tokens_and_secrets() -> None:
     assert TOKEN not in texts and SECRET not in texts and "tok-1" not in texts
     assert "service-app" in repr(provider)
     client.close()
+
+
+# ---- what every provider's token goes through, and what the token request is not ----
+
+
+@pytest.mark.parametrize("bad", [None, "", "  ", 42, "two words"])
+async def test_a_custom_providers_bad_token_is_refused_before_any_request(api_factory: Any, bad: Any) -> None:
+    class Broken:
+        def get_token(self) -> Any:
+            return bad
+
+        async def aget_token(self) -> Any:
+            return bad
+
+        def invalidate(self, token: str) -> None:
+            pass
+
+    script = Script(OK)
+    with pytest.raises(InvalidArgumentError, match="the token from Broken"):
+        await api_factory(script, token=Broken()).call("get_export", "e1")
+    assert script.count == 0  # never "Authorization: Bearer None"
+
+
+async def test_a_token_functions_own_error_reaches_the_caller_unchanged(api_factory: Any) -> None:
+    """Not reported as a bad response body: no response was read."""
+    failure = ValueError("the vault is unavailable")
+
+    def token() -> str:
+        raise failure
+
+    script = Script(OK)
+    with pytest.raises(ValueError) as caught:
+        await api_factory(script, token=token).call("get_export", "e1")
+    assert caught.value is failure
+    assert not isinstance(caught.value, ResponseValidationError)
+    assert script.count == 0
+
+
+async def test_the_token_request_keeps_its_own_timeout_and_retries_under_with_options(api_factory: Any) -> None:
+    ims = Script(respond(503, text="busy"), ims_token("tok-1"))
+    api_script = Script(OK)
+    api = api_factory(api_script, token=credentials(ims))
+    api.client = api.client.with_options(timeout=0.25, max_attempts=1)
+    await api.call("get_export", "e1")
+    assert ims.count == 2  # the 503 retried by the token client's policy, not the call's max_attempts=1
+    assert ims.requests[-1].extensions["timeout"]["read"] == 30.0
+    assert api_script.requests[0].extensions["timeout"]["read"] == 0.25

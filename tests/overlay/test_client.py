@@ -15,6 +15,7 @@ import pytest
 from itwin_mesh_export import (
     DEFAULT_BASE_URL,
     AsyncMeshExportClient,
+    ClientCredentials,
     ExportStatus,
     ExportType,
     InvalidArgumentError,
@@ -102,7 +103,10 @@ def test_a_base_url_with_a_query_or_credentials_is_refused(url: str) -> None:
         MeshExportClient(TOKEN, base_url=url)
 
 
-@pytest.mark.parametrize("timeout", [None, 0, -1, float("inf"), httpx.Timeout(None), httpx.Timeout(5.0, read=None)])
+@pytest.mark.parametrize(
+    "timeout",
+    [None, 0, -1, float("inf"), httpx.Timeout(None), httpx.Timeout(5.0, read=None), httpx.Timeout(float("inf"))],
+)
 def test_a_timeout_is_never_none(timeout: Any) -> None:
     with pytest.raises(InvalidArgumentError):
         MeshExportClient(TOKEN, timeout=timeout)
@@ -124,6 +128,18 @@ async def test_with_options_changes_the_timeout_for_its_calls_only(api_factory: 
     await api.call("get_export", "e1")
     assert script.requests[0].extensions["timeout"]["read"] == 2.0
     assert script.requests[1].extensions["timeout"]["read"] == 30.0
+
+
+async def test_an_accept_header_in_any_case_replaces_the_default(api_factory: Any) -> None:
+    script = Script(OK)
+    await api_factory(script, headers={"accept": "application/json"}).call("get_export", "e1")
+    assert script.requests[0].headers.get_list("accept") == ["application/json"]
+
+
+@pytest.mark.parametrize("headers", [{"X-Count": 5}, {b"X-Raw": "v"}, [("X-A", "b")]])
+def test_headers_that_are_not_str_are_a_typed_error(headers: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match="header"):
+        MeshExportClient(TOKEN, headers=headers)
 
 
 def test_the_sync_client_closes_as_a_context_manager() -> None:
@@ -207,3 +223,26 @@ def test_last_modified_at_is_none_for_junk() -> None:
         datetime(2024, 8, 22, 3, 18, 43, tzinfo=UTC)
     )
     assert last_modified_at(Export.from_dict(export_json(last_modified="not a date"))) is None
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_closing_a_client_closes_the_provider_it_made_and_not_one_it_was_given(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[object] = []
+    monkeypatch.setattr(ClientCredentials, "close", lambda self: closed.append(self))
+    monkeypatch.setenv("ITWIN_CLIENT_ID", "service-app")
+    monkeypatch.setenv("ITWIN_CLIENT_SECRET", "secret-value")
+    monkeypatch.delenv("ITWIN_ACCESS_TOKEN", raising=False)
+    given = ClientCredentials("other-app", "other-secret")
+    for token, expected in ((None, 1), (given, 0)):
+        closed.clear()
+        transport = httpx.MockTransport(Script(OK))
+        if kind == "sync":
+            client: Any = MeshExportClient(token, transport=transport)
+            client.close()
+        else:
+            client = AsyncMeshExportClient(token, transport=transport)
+            await client.aclose()
+        assert len(closed) == expected, token  # made from the environment: closed; the caller's: left open
+        assert given not in closed

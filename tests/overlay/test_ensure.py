@@ -141,6 +141,16 @@ def test_the_changeset_index_outranks_list_order() -> None:
     assert found is not None and found.id == "b"
 
 
+@pytest.mark.parametrize("index", ["²", "١٢", "-3", "4.5", " "])
+def test_a_changeset_index_that_is_not_ascii_digits_falls_back_to_list_order(index: str) -> None:
+    exports = [
+        Export.from_dict(export_json("a", "Complete", changeset_id="c1", changeset_index=index)),
+        Export.from_dict(export_json("b", "Complete", changeset_id="c2", changeset_index="12")),
+    ]
+    found = pick_reusable(exports, imodel_id="m1", changeset_id=None, export_type="3DTiles")
+    assert found is not None and found.id == "b"  # the one with a usable index outranks it, no ValueError
+
+
 class CountingLock(KeyedLock):
     """The client's per-export lock, counting callers that reached it and callers let through."""
 

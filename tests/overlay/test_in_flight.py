@@ -12,7 +12,7 @@ import asyncio
 import httpx
 import pytest
 
-from itwin_mesh_export import AsyncMeshExportClient, NotFoundError
+from itwin_mesh_export import APIConnectionError, AsyncMeshExportClient
 from itwin_mesh_export._http_client import DEFAULT_MAX_IN_FLIGHT, APIAsyncClient
 from tests.overlay.conftest import API, TOKEN, export_json
 
@@ -64,12 +64,11 @@ async def test_concurrent_calls_beyond_the_limit_wait_outside_the_pool() -> None
 
 
 async def test_the_limit_is_configurable_and_frees_a_slot_on_errors() -> None:
-    answers = iter([httpx.Response(404, json={"error": {"code": "ExportNotFound", "message": "no"}})] * 3)
-
     async def handler(request: httpx.Request) -> httpx.Response:
-        return next(answers)
+        raise httpx.ConnectError("refused")  # raised while the request holds the slot
 
     async with APIAsyncClient(transport=httpx.MockTransport(handler), max_in_flight=1) as http:
         for _ in range(3):  # each error leaves the slot free for the next request
-            with pytest.raises(NotFoundError):
+            with pytest.raises(APIConnectionError):
                 await asyncio.wait_for(http.get("https://api.bentley.com/mesh-export/e1"), timeout=5)
+        assert not http._in_flight.locked()

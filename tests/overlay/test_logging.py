@@ -12,6 +12,7 @@ import pytest
 from itwin_mesh_export import ClientCredentials, Export, ResponseValidationError, RetryPolicy
 from itwin_mesh_export._http_client import connection_error, scrub
 from itwin_mesh_export._logging import LOGGER_NAME, logger, setup_logging_from_env
+from itwin_mesh_export._redact import redact_url
 from itwin_mesh_export._retry import RetryTransport
 from tests.overlay.conftest import (
     API,
@@ -100,6 +101,21 @@ def test_connection_error_messages_redact_the_url() -> None:
 def test_scrub_redacts_every_url_in_a_text() -> None:
     text = f"see {SIGNED_HREF} and 'https://x.example/a?token={TOKEN}'"
     assert TOKEN not in scrub(text) and SIGNATURE not in scrub(text)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (f"https://x.example/a?{SIGNATURE}", "https://x.example/a?REDACTED"),  # a bare token as the whole query
+        (
+            f"https://x.example/a?iModelId=m1&{SIGNATURE}&sig={SIGNATURE}",
+            "https://x.example/a?iModelId=m1&REDACTED&sig=REDACTED",
+        ),
+        ("https://x.example/a?$top=5&&$skip=", "https://x.example/a?$top=5&$skip="),
+    ],
+)
+def test_redact_url_hides_every_query_part_outside_the_allowlist(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
 
 
 async def test_a_signed_next_link_stays_out_of_the_error(api_factory: Any) -> None:
