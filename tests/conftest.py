@@ -6,6 +6,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,3 +18,9 @@ SEED_PATH = ROOT / "openapi" / "seed" / "get-export.txt"
 def load_spec() -> dict[str, Any]:
     spec: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
     return spec
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    # The async client (AsyncMeshExportClient) targets asyncio: every anyio test runs on it.
+    return "asyncio"

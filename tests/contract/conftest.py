@@ -24,11 +24,6 @@ _METHODS = {
 }
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _prism(mode: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrismServer]:
     server = PrismServer.start("static" if mode == "static" else "dynamic", tmp_path_factory.mktemp(f"prism-{mode}"))
     try:

@@ -17,7 +17,6 @@ second time on purpose:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -334,7 +333,3 @@ def check_listing(outcome: Outcome, exchanges: Sequence[Exchange], sleeps: list[
         for index, (export, raw) in enumerate(zip(outcome.items, expected_items, strict=True)):
             problems.extend(export_problems(export, raw, f"item {index}"))
     return problems
-
-
-def dump(value: Any) -> str:
-    return json.dumps(value, indent=2, default=repr)

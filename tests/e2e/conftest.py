@@ -10,7 +10,6 @@ the query of every page and the headers that went out.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -23,17 +22,13 @@ from itwin_mesh_export.testing import LocalMeshExportService, ManualClock
 # The plugin's fixture, used as a user of the package would (a non-root conftest may not set
 # `pytest_plugins`): every service it starts is stopped after the test.
 from itwin_mesh_export.testing.pytest_plugin import mesh_export_service_factory  # noqa: F401
+from tests.overlay.conftest import Api as ClientDriver
 
 KINDS = ["sync", "async"]
 IMODEL = "b80f4fc2-4dbb-42c5-bb1f-f5aace3977dc"
 OTHER_IMODEL = "0c2f9d7e-31a4-4e58-9b61-2f0d4b8a6c13"
 FAILING_IMODEL = "deadbeef-0000-4000-8000-00000000bad1"
 FAILURE_TEXT = "The iModel could not be opened: the briefcase is corrupt."
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture(params=KINDS)
@@ -68,17 +63,16 @@ class AsyncRecording(httpx.AsyncHTTPTransport):
         return await super().handle_async_request(request)
 
 
-class Api:
-    """One client of either kind, driven the same way: every call is awaited (the sync client's
-    calls run inline), `collect` gathers an iteration. `sleeps` are the client's waits, each of
-    which moved the service's clock forward."""
+class Api(ClientDriver):
+    """The overlay tests' driver (every call awaited, the sync client's calls inline; `collect`
+    gathers an iteration) on a real client of either kind, talking to `svc` over real sockets.
+    `sleeps` are the client's waits, each of which moved the service's clock forward."""
 
     def __init__(self, kind: str, svc: LocalMeshExportService, clock: ManualClock, token: Any) -> None:
-        self.kind = kind
         self.svc = svc
         self.sleeps: list[float] = []
         common: dict[str, Any] = {"base_url": svc.api_url, "clock": clock.now, "retry": RetryPolicy(random=lambda: 0.0)}
-        self.client: MeshExportClient | AsyncMeshExportClient
+        client: MeshExportClient | AsyncMeshExportClient
         self.transport: Recording | AsyncRecording
         if kind == "sync":
 
@@ -87,7 +81,7 @@ class Api:
                 clock.advance(seconds)
 
             self.transport = Recording()
-            self.client = MeshExportClient(token, transport=self.transport, sleep=sleep, **common)
+            client = MeshExportClient(token, transport=self.transport, sleep=sleep, **common)
         else:
 
             async def asleep(seconds: float) -> None:
@@ -95,27 +89,15 @@ class Api:
                 clock.advance(seconds)
 
             self.transport = AsyncRecording()
-            self.client = AsyncMeshExportClient(token, transport=self.transport, sleep=asleep, **common)
+            client = AsyncMeshExportClient(token, transport=self.transport, sleep=asleep, **common)
+        super().__init__(kind, client)
 
     @property
     def requests(self) -> list[httpx.Request]:
         return self.transport.requests
 
-    async def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        result = getattr(self.client, name)(*args, **kwargs)
-        return await result if inspect.isawaitable(result) else result
-
-    async def collect(self, *args: Any, **kwargs: Any) -> list[Any]:
-        iterator = self.client.iter_exports(*args, **kwargs)
-        if hasattr(iterator, "__aiter__"):
-            return [item async for item in iterator]
-        return list(iterator)
-
     async def close(self) -> None:
-        if isinstance(self.client, AsyncMeshExportClient):
-            await self.client.aclose()
-        else:
-            self.client.close()
+        await super().close()
         # A provider passed in (ClientCredentials) belongs to the caller, who closes its pool.
         close = getattr(self.client.token_provider, "close", None)
         if callable(close):

@@ -21,12 +21,6 @@ SIGNED_HREF = (
 TOKEN = "eyJhbGciOi.token-secret.value"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    # AsyncMeshExportClient targets asyncio.
-    return "asyncio"
-
-
 class FakeClock:
     """Monotonic seconds that move only when something sleeps. Records every sleep."""
 

@@ -47,10 +47,3 @@ def api(svc: LocalMeshExportService) -> Iterator[httpx.Client]:
     """An httpx client on the API with the static token."""
     with httpx.Client(base_url=svc.api_url, headers={"Authorization": f"Bearer {svc.token}"}, timeout=10) as client:
         yield client
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    """A bare httpx client (no token): for storage, the token endpoint and the admin endpoints."""
-    with httpx.Client(timeout=10) as client:
-        yield client

@@ -1,28 +1,44 @@
-"""`python -m itwin_mesh_export.testing`: started as a subprocess on a free port, used, stopped."""
+"""`python -m itwin_mesh_export.testing`: started as a subprocess on port 0, used, stopped.
+
+The subprocess binds port 0 itself and prints the port it got (`--json`): no port number is
+picked here and handed over, which another process could take in between."""
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from itwin_mesh_export.testing import (
+    Clock,
+    Fault,
+    LocalMeshExportService,
+    ScaledClock,
+    ServiceConfig,
+    ServiceStartError,
+    _command,
+)
 from itwin_mesh_export.testing._command import main
+from itwin_mesh_export.testing._config import VND_MEDIA_TYPE
 from tests.conftest import ROOT
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _port_of(url: str) -> int:
+    parts = urlsplit(url)
+    assert parts.hostname == "127.0.0.1", url
+    assert parts.port is not None and parts.port > 0, url
+    return parts.port
 
 
 @contextmanager
@@ -49,9 +65,10 @@ def _service(*args: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]
 
 
 def test_the_command_line_starts_serves_and_stops_on_ctrl_c() -> None:
-    port = _free_port()
-    with _service("--port", str(port), "--seed-exports", "2", "--in-progress-s", "0.5") as (proc, info):
+    with _service("--port", "0", "--seed-exports", "2", "--in-progress-s", "0.5") as (proc, info):
+        port = _port_of(info["API base URL"])
         assert info["API base URL"] == f"http://127.0.0.1:{port}/mesh-export"
+        assert len({port, _port_of(info["Storage origin"]), _port_of(info["CDN origin"])}) == 3
         assert info["Token endpoint"] == f"http://127.0.0.1:{port}/connect/token"
         headers = {"Authorization": f"Bearer {info['Static token']}"}
         listed = httpx.get(info["API base URL"] + "/", headers=headers, params={"$top": "5"})
@@ -82,10 +99,9 @@ def test_the_command_line_starts_serves_and_stops_on_ctrl_c() -> None:
 
 
 def test_sigterm_stops_it_too_and_flags_reach_the_service() -> None:
-    port = _free_port()
     fault = json.dumps({"route": "get-export", "kind": "status", "status": 520})
     with _service(
-        "--port", str(port), "--no-static-token", "--tile-count", "5", "--tile-bytes", "16KiB", "--fault", fault
+        "--port", "0", "--no-static-token", "--tile-count", "5", "--tile-bytes", "16KiB", "--fault", fault
     ) as (proc, info):
         assert info["Static token"].startswith("(none")
         assert (
@@ -129,3 +145,74 @@ def test_bad_flags_are_usage_errors(args: list[str], message: str, capsys: pytes
         main(["--port", "0", *args])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def _parsed(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> dict[str, Any]:
+    """What `main(argv)` hands the service (config, clock, ports), without starting a server."""
+    seen: dict[str, Any] = {}
+
+    def fake_service(
+        config: ServiceConfig, *, clock: Clock, port: int, storage_port: int, cdn_port: int
+    ) -> LocalMeshExportService:
+        seen.update(config=config, clock=clock, port=port, storage_port=storage_port, cdn_port=cdn_port)
+        raise ServiceStartError("not started by this test")
+
+    monkeypatch.setattr(_command, "LocalMeshExportService", fake_service)
+    assert main(argv, out=io.StringIO()) == 2  # the fake's start error
+    return seen
+
+
+def _clock_kind(seen: dict[str, Any]) -> tuple[str, float | None]:
+    clock = seen["clock"]
+    return type(clock).__name__, clock.factor if isinstance(clock, ScaledClock) else None
+
+
+_FLAG_CASES: list[tuple[list[str], Callable[[dict[str, Any]], Any], Any]] = [
+    (["--media-type", "vnd"], lambda s: s["config"].media_type, VND_MEDIA_TYPE),
+    (["--media-type", "negotiate"], lambda s: s["config"].media_type, "negotiate"),
+    (["--timestamp-style", "dotnet"], lambda s: s["config"].timestamp_style, "dotnet"),
+    (["--timestamp-style", "mixed"], lambda s: s["config"].timestamp_style, "mixed"),
+    (["--time-scale", "60"], _clock_kind, ("ScaledClock", 60.0)),
+    (["--port", "4100"], lambda s: s["port"], 4100),
+    (["--storage-port", "4101"], lambda s: s["storage_port"], 4101),
+    (["--cdn-port", "4102"], lambda s: s["cdn_port"], 4102),
+    (["--branching", "4"], lambda s: s["config"].tileset.branching, 4),
+    (["--tile-count", "7"], lambda s: s["config"].tileset.tile_count, 7),
+    (["--tile-bytes", "16KiB"], lambda s: s["config"].tileset.tile_bytes, 16 << 10),
+    (["--large-tile-bytes", "2MiB"], lambda s: s["config"].tileset.large_tile_bytes, 2 << 20),
+    (["--link-lifetime-s", "120"], lambda s: s["config"].link_lifetime_s, 120.0),
+    (["--token-lifetime-s", "90.5"], lambda s: s["config"].token_lifetime_s, 90.5),
+    (["--client-id", "my-client"], lambda s: s["config"].client_id, "my-client"),
+    (["--client-secret", "my-secret"], lambda s: s["config"].client_secret, "my-secret"),
+    (["--token", "my-token"], lambda s: s["config"].static_token, "my-token"),
+    (["--no-static-token"], lambda s: s["config"].static_token, None),
+    (["--not-started-s", "0.25"], lambda s: s["config"].not_started_s, 0.25),
+    (["--in-progress-s", "7"], lambda s: s["config"].in_progress_s, 7.0),
+    (["--seed-exports", "5"], lambda s: len(s["config"].seed_exports), 5),
+    (
+        ["--seed-exports", "2", "--imodel-id", "a", "--imodel-id", "b"],
+        lambda s: [seed.imodel_id for seed in s["config"].seed_exports],
+        ["a", "b"],
+    ),
+    (
+        ["--fail-imodel", "m1=Out of memory", "--fail-imodel", "m2"],
+        lambda s: dict(s["config"].failing_imodels),
+        {"m1": "Out of memory", "m2": "The export failed."},
+    ),
+    (
+        ["--fault", '{"route": "storage", "kind": "reset"}'],
+        lambda s: list(s["config"].faults),
+        [Fault.reset("storage")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("flags", "read", "expected"), [pytest.param(*case, id=" ".join(case[0])) for case in _FLAG_CASES]
+)
+def test_each_flag_reaches_the_service(
+    monkeypatch: pytest.MonkeyPatch, flags: list[str], read: Callable[[dict[str, Any]], Any], expected: Any
+) -> None:
+    default = read(_parsed(monkeypatch, []))
+    assert default != expected  # else this case would pass without the flag
+    assert read(_parsed(monkeypatch, flags)) == expected

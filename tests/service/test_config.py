@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import os
 import socket
 import time
+import warnings
 from typing import Any
 
 import httpx
@@ -87,14 +91,34 @@ def test_unknown_overrides_and_bad_ports_are_typed_errors() -> None:
         make_seed_exports(-1)
 
 
+def _open_sockets() -> set[tuple[int, str]]:
+    """(fd, "socket:[inode]") of every socket this process has open."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the fd listdir itself used is gone by now
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith("socket:"):
+                found.add((int(fd), target))
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
 def test_a_busy_port_is_a_start_error_and_nothing_is_left_bound() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        service = LocalMeshExportService(storage_port=port)
-        with pytest.raises(ServiceStartError, match=f"cannot listen on 127.0.0.1:{port}"):
-            service.start()
+        service = LocalMeshExportService(storage_port=port)  # the API port is bound first, then this fails
+        before = _open_sockets()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            with pytest.raises(ServiceStartError, match=f"cannot listen on 127.0.0.1:{port}"):
+                service.start()
+            after = _open_sockets()
+            gc.collect()  # a socket dropped without close() warns here at the latest
+    assert after == before
+    unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert unclosed == []  # the API socket was closed by start(), not by the garbage collector
     assert not service.running
 
 

@@ -135,9 +135,20 @@ def test_start_accepts_tiler_config_and_echoes_it(api: httpx.Client) -> None:
     assert export["request"]["tilerConfig"] == tiler
 
 
-def test_start_canonicalises_the_case_of_export_type(api: httpx.Client) -> None:
-    assert _start(api, {"iModelId": SEED_IMODEL, "exportType": "3dtiles"})["request"]["exportType"] == "3DTiles"
-    assert _start(api, {"iModelId": SEED_IMODEL, "exportType": "3DTILES"})["request"]["exportType"] == "3DTILES"
+@pytest.mark.parametrize("spelling", ["IMODEL", "CESIUM", "3DTILES", "3DTiles"])
+def test_start_accepts_each_spelling_of_the_spec_enum_and_echoes_it(api: httpx.Client, spelling: str) -> None:
+    assert _start(api, {"iModelId": SEED_IMODEL, "exportType": spelling})["request"]["exportType"] == spelling
+
+
+@pytest.mark.parametrize("spelling", ["3dtiles", "cesium", "Imodel", "3DTILES "])
+def test_start_refuses_an_export_type_in_another_case(api: httpx.Client, spelling: str) -> None:
+    response = api.post("/", json={"iModelId": SEED_IMODEL, "exportType": spelling})
+    assert response.status_code == 422
+    detail = response.json()["error"]["details"][0]
+    assert (detail["target"], detail["message"]) == (
+        "exportType",
+        "exportType must be one of IMODEL, CESIUM, 3DTILES, 3DTiles.",
+    )
 
 
 def test_start_answers_404_for_an_unknown_imodel() -> None:
@@ -231,11 +242,11 @@ def test_paging_follows_next_links_over_every_export(listing: Any) -> None:
 
 def test_page_links_keep_the_filters_and_have_prev(listing: Any) -> None:
     svc, api, _ = listing
-    body = api.get("/", params={"$top": "2", "$skip": "2", "iModelId": "m1", "exportType": "cesium"}).json()
+    body = api.get("/", params={"$top": "2", "$skip": "2", "iModelId": "m1", "exportType": "CESIUM"}).json()
     links = body["_links"]
-    assert links["self"]["href"] == f"{svc.api_url}/?$top=2&$skip=2&iModelId=m1&exportType=cesium"
-    assert links["prev"]["href"] == f"{svc.api_url}/?$top=2&$skip=0&iModelId=m1&exportType=cesium"
-    assert links["next"]["href"] == f"{svc.api_url}/?$top=2&$skip=4&iModelId=m1&exportType=cesium"
+    assert links["self"]["href"] == f"{svc.api_url}/?$top=2&$skip=2&iModelId=m1&exportType=CESIUM"
+    assert links["prev"]["href"] == f"{svc.api_url}/?$top=2&$skip=0&iModelId=m1&exportType=CESIUM"
+    assert links["next"]["href"] == f"{svc.api_url}/?$top=2&$skip=4&iModelId=m1&exportType=CESIUM"
     first = api.get("/", params={"$top": "2"}).json()["_links"]
     assert "prev" not in first
 
@@ -246,9 +257,12 @@ def test_filters(listing: Any) -> None:
     assert {i["id"] for i in _all_pages(api, {"changesetId": "cs1"})} == {
         s.export_id for s in seeds if s.changeset_id == "cs1"
     }
-    both_spellings = _all_pages(api, {"exportType": "3dtiles"}, {"Prefer": "return=representation"})
-    assert len(both_spellings) == 10 + 3  # 3DTiles and 3DTILES of m1, and m2's 3DTiles
-    assert {i["request"]["exportType"] for i in both_spellings} == {"3DTiles", "3DTILES"}
+    for spelling in ("3DTiles", "3DTILES"):  # one type, two spellings: either finds both
+        both_spellings = _all_pages(api, {"exportType": spelling}, {"Prefer": "return=representation"})
+        assert len(both_spellings) == 10 + 3  # 3DTiles and 3DTILES of m1, and m2's 3DTiles
+        assert {i["request"]["exportType"] for i in both_spellings} == {"3DTiles", "3DTILES"}
+    cesium = _all_pages(api, {"exportType": "CESIUM"}, {"Prefer": "return=representation"})
+    assert [i["request"]["exportType"] for i in cesium] == ["CESIUM"] * 5
     # tileVersion: exports without one are compatible with every version.
     versioned = _all_pages(api, {"tileVersion": "2", "iModelId": "m1"}, {"Prefer": "return=representation"})
     assert len(versioned) == 20
@@ -298,6 +312,8 @@ def test_top_is_capped_and_defaults_to_the_page_size() -> None:
         ({"$orderBy": "name"}, {}, "$orderBy"),
         ({"cdn": "yes"}, {}, "cdn"),
         ({"exportType": "GLTF"}, {}, "exportType"),
+        ({"exportType": "3dtiles"}, {}, "exportType"),
+        ({"exportType": "cesium"}, {}, "exportType"),
         ({}, {"Prefer": "return=everything"}, "Prefer"),
     ],
 )

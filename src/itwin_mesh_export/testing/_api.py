@@ -48,8 +48,10 @@ from ._tokens import TokenGrant
 
 __all__ = ["api_routes", "status_phrase"]
 
+# The spec's enum (`ExportResultBody-exportType`), matched exactly: no source says the real API
+# accepts other spellings ("cesium", "3dtiles"). Bentley's QA/dev pages list "3DTiles (or 3DTILES)",
+# hence both (see `ListQuery.export_type` for how a filter treats them).
 EXPORT_TYPES = ("IMODEL", "CESIUM", "3DTILES", "3DTiles")
-_CANONICAL_TYPE = {"imodel": "IMODEL", "cesium": "CESIUM", "3dtiles": "3DTiles"}
 _PREFER_VALUES = ("return=minimal", "return=representation")
 _INT = re.compile(r"-?[0-9]+")
 _UNSIGNED = re.compile(r"[0-9]+")
@@ -208,13 +210,20 @@ def _fault_answer(ctx: ServiceContext, fault: Fault, *, oauth: bool, media_type:
         else:
             payload = bentley_error(_STATUS_ERROR_CODES.get(status, "Error"), message)
         return Response(_dumps(payload), status_code=status, media_type=JSON_MEDIA_TYPE if oauth else media_type)
+    return shared_fault_answer(fault, empty_media_type=JSON_MEDIA_TYPE if oauth else media_type)
+
+
+def shared_fault_answer(fault: Fault, *, empty_media_type: str) -> Response | None:
+    """The fault answers every origin (API, token endpoint, storage, CDN) gives alike: a gateway's
+    HTML error page, an empty body, a redirect. None for the other kinds."""
     if fault.kind is FaultKind.HTML:
-        return Response(html_page(status or 502), status_code=status or 502, media_type="text/html")
+        status = fault.status or 502
+        return Response(html_page(status), status_code=status, media_type="text/html")
     if fault.kind is FaultKind.EMPTY:
-        return Response(b"", status_code=status or 200, media_type=JSON_MEDIA_TYPE if oauth else media_type)
+        return Response(b"", status_code=fault.status or 200, media_type=empty_media_type)
     if fault.kind is FaultKind.REDIRECT:
         assert fault.location is not None
-        return Response(status_code=status or 307, headers={"Location": fault.location})
+        return Response(status_code=fault.status or 307, headers={"Location": fault.location})
     return None
 
 
@@ -240,7 +249,8 @@ def _finish(
     return Response(body, status_code=answer.status, headers=answer.headers, media_type=media_type)
 
 
-async def _take_fault(ctx: ServiceContext, route: FaultRoute, request: Request) -> Fault | None:
+async def take_fault(ctx: ServiceContext, route: FaultRoute, request: Request) -> Fault | None:
+    """The fault armed for this request's route and path (spending one use), after its delay."""
     fault = ctx.faults.take(route, request.url.path)
     if fault is not None and fault.delay_s:
         await asyncio.sleep(fault.delay_s)
@@ -283,7 +293,7 @@ Handler = Callable[[ServiceContext, Request, Fault | None], Any]
 def _endpoint(ctx: ServiceContext, route: FaultRoute, handler: Handler) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         media_type = _media_type(ctx, request)
-        fault = await _take_fault(ctx, route, request)
+        fault = await take_fault(ctx, route, request)
         if fault is not None:
             replaced = _fault_answer(ctx, fault, oauth=False, media_type=media_type)
             if replaced is not None:
@@ -387,7 +397,7 @@ def _list_arguments(request: Request) -> tuple[ListQuery, int | None, int, bool,
     if cdn_text is not None and not _INT.fullmatch(cdn_text):
         raise _BadQuery("cdn", "cdn must be an integer.")
     export_type = _one(params, "exportType")
-    if export_type is not None and export_type.casefold() not in _CANONICAL_TYPE:
+    if export_type is not None and export_type not in EXPORT_TYPES:
         raise _BadQuery("exportType", f"exportType must be one of {', '.join(EXPORT_TYPES)}.")
     prefer_values = request.headers.getlist("prefer")
     if len(prefer_values) > 1:
@@ -516,10 +526,8 @@ def _start_arguments(raw: bytes) -> tuple[str, str | None, str, list[Any] | None
     if "changesetId" in body and not isinstance(changeset_id, str):
         raise _BadBody("changesetId", "changesetId must be a string.")
     export_type = body.get("exportType", "3DTiles")
-    if not isinstance(export_type, str) or export_type.casefold() not in _CANONICAL_TYPE:
+    if not isinstance(export_type, str) or export_type not in EXPORT_TYPES:
         raise _BadBody("exportType", f"exportType must be one of {', '.join(EXPORT_TYPES)}.")
-    if export_type not in EXPORT_TYPES:
-        export_type = _CANONICAL_TYPE[export_type.casefold()]
     tiler = _tiler_config(body["tilerConfig"]) if "tilerConfig" in body else None
     return imodel_id, changeset_id or None, export_type, tiler
 
@@ -581,7 +589,7 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
 
 def token_endpoint(ctx: ServiceContext) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
-        fault = await _take_fault(ctx, FaultRoute.TOKEN, request)
+        fault = await take_fault(ctx, FaultRoute.TOKEN, request)
         if fault is not None:
             replaced = _fault_answer(ctx, fault, oauth=True, media_type=JSON_MEDIA_TYPE)
             if replaced is not None:

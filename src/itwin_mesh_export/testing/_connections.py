@@ -82,7 +82,3 @@ class ConnectionRegistry:
                     break
             await asyncio.sleep(0.005)
         return True
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._by_peer)

@@ -13,7 +13,6 @@ import hashlib
 import itertools
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +28,10 @@ IN_PROGRESS = "InProgress"
 COMPLETE = "Complete"
 INVALID = "Invalid"
 _PROGRESSING = (NOT_STARTED, IN_PROGRESS)
-_FAR_PAST_S = 10 * 365 * 86400.0
+# Bentley's QA/dev Start Export page: "IMODEL, CESIUM and 3DTiles (or 3DTILES)": one type, two
+# spellings, and clients filter with either (CesiumJS 3DTILES, cesium-native 3DTiles; the research
+# notes `mesh-export-api.md` that openapi/PROVENANCE.md cites). Other values match exactly.
+_THREE_D_TILES = frozenset({"3DTiles", "3DTILES"})
 
 
 def format_timestamp(epoch_s: float, style: str) -> str:
@@ -104,7 +106,7 @@ class ExportView:
 class ListQuery:
     imodel_id: str | None = None
     changeset_id: str | None = None
-    export_type: str | None = None
+    export_type: str | None = None  # exact; "3DTiles" and "3DTILES" match each other's exports
     tile_version: str | None = None
     itwinjs_version: str | None = None
     order_by: str | None = None  # None: newest first; "date:asc" / "date:desc": by lastModified
@@ -154,9 +156,9 @@ class ExportStore:
             fixed = None
             final = INVALID if seed.imodel_id in self._config.failing_imodels else COMPLETE
         else:
-            created = now - _FAR_PAST_S
             fixed = _epoch(last_modified) if last_modified is not None else (default_last_modified_s or now)
             final = seed.status
+            created = fixed  # unused: a fixed status has no timeline (see status_at)
         error = seed.error
         if error is None and final == INVALID:
             error = self._config.failing_imodels.get(seed.imodel_id, "The export failed.")
@@ -218,10 +220,6 @@ class ExportStore:
         status, last_modified = record.status_at(self._clock.now())
         return ExportView(record, status, last_modified)
 
-    def all(self) -> list[ExportRecord]:
-        with self._lock:
-            return list(self._exports.values())
-
     def _newest_first(self) -> list[ExportRecord]:
         """Every record, newest first; cached until the next addition or deletion."""
         with self._lock:
@@ -237,18 +235,20 @@ class ExportStore:
         stays cheap.
         """
         now = self._clock.now()
-        wanted_type = query.export_type.casefold() if query.export_type is not None else None
+        wanted_types: frozenset[str] | None = None
+        if query.export_type is not None:
+            wanted_types = _THREE_D_TILES if query.export_type in _THREE_D_TILES else frozenset({query.export_type})
         records = self._newest_first()
         if any(
             v is not None
-            for v in (query.imodel_id, query.changeset_id, wanted_type, query.tile_version, query.itwinjs_version)
+            for v in (query.imodel_id, query.changeset_id, wanted_types, query.tile_version, query.itwinjs_version)
         ):
             records = [
                 r
                 for r in records
                 if (query.imodel_id is None or r.imodel_id == query.imodel_id)
                 and (query.changeset_id is None or r.changeset_id == query.changeset_id)
-                and (wanted_type is None or r.export_type.casefold() == wanted_type)
+                and (wanted_types is None or r.export_type in wanted_types)
                 and (query.tile_version is None or r.tile_version in (None, query.tile_version))
                 and (query.itwinjs_version is None or r.itwinjs_version in (None, query.itwinjs_version))
             ]
@@ -280,15 +280,6 @@ class ExportStore:
             del self._exports[export_id]
             self._ordered = None
             return "deleted"
-
-    def remove_all(self, ids: Iterable[str] | None = None) -> int:
-        """Drop exports whatever their status (a test helper, not an API operation)."""
-        with self._lock:
-            targets: Sequence[str] = list(self._exports) if ids is None else [i for i in ids if i in self._exports]
-            for export_id in targets:
-                del self._exports[export_id]
-            self._ordered = None
-            return len(targets)
 
     def __len__(self) -> int:
         with self._lock:

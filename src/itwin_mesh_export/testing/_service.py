@@ -176,10 +176,12 @@ class LocalMeshExportService:
         if self._thread is not None:
             raise ServiceStartError("this service was already started; make a new one")
         try:
-            self._sockets = [_bind(p) for p in self._ports]
+            for port in self._ports:
+                self._sockets.append(_bind(port))  # one at a time: a later failure closes the earlier ones
         except BaseException:
             for sock in self._sockets:
                 sock.close()
+            self._sockets.clear()
             raise
         api_port, storage_port, cdn_port = (s.getsockname()[1] for s in self._sockets)
         self._context.api_origin = f"http://{HOST}:{api_port}"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,7 +49,8 @@ def _parse_iso(text: str) -> float | None:
     return moment.timestamp()
 
 
-def _http_date(epoch_s: float) -> str:
+def http_date(epoch_s: float) -> str:
+    """An IMF-fixdate (`Thu, 22 Aug 2024 03:18:43 GMT`) of a time of the service clock."""
     return formatdate(epoch_s, usegmt=True)
 
 
@@ -102,21 +102,22 @@ class Signer:
         if expiry is None or (st and start is None):
             return SignatureProblem("AuthenticationFailed", "Signature fields not well formed.")
         if now_s >= expiry:
-            return SignatureProblem(
-                "AuthenticationFailed",
-                f"Signed expiry time [{_http_date(expiry)}] must be after current time [{_http_date(now_s)}]",
-            )
+            return self.blob_expired(expiry, now_s)
         if start is not None and now_s < start:
             return SignatureProblem(
                 "AuthenticationFailed",
-                f"Signed start time [{_http_date(start)}] must be before current time [{_http_date(now_s)}]",
+                f"Signed start time [{http_date(start)}] must be before current time [{http_date(now_s)}]",
             )
-        if "r" not in sp:
-            return SignatureProblem(
-                "AuthorizationPermissionMismatch",
-                "This request is not authorized to perform this operation using this permission.",
-            )
+        # `sp` is signed, and only SAS_PERMISSIONS ("rl") is ever signed: no permission check is needed.
         return None
+
+    @staticmethod
+    def blob_expired(expiry_s: float, now_s: float) -> SignatureProblem:
+        """Azure's refusal of a SAS whose expiry `expiry_s` is not after `now_s`."""
+        return SignatureProblem(
+            "AuthenticationFailed",
+            f"Signed expiry time [{http_date(expiry_s)}] must be after current time [{http_date(now_s)}]",
+        )
 
     # ---- CloudFront-like signed URL ----
 
@@ -148,8 +149,3 @@ class Signer:
         if not expires.isdigit() or now_s >= int(expires):
             return SignatureProblem("AccessDenied", "Access denied")
         return None
-
-
-def http_date(epoch_s: float | None = None) -> str:
-    """An IMF-fixdate (`Thu, 22 Aug 2024 03:18:43 GMT`), now by default."""
-    return _http_date(time.time() if epoch_s is None else epoch_s)

@@ -19,7 +19,6 @@ unsatisfiable one -> 416 with `Content-Range: bytes */size`; several ranges or a
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from collections.abc import Callable
@@ -33,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ._api import html_page, retry_after_value, status_phrase
+from ._api import retry_after_value, shared_fault_answer, status_phrase, take_fault
 from ._context import ServiceContext
 from ._exports import COMPLETE, ExportView
 from ._faults import Fault, FaultKind
@@ -48,9 +47,6 @@ _AZURE_MESSAGES = {
     "AuthenticationFailed": (
         "Server failed to authenticate the request. Make sure the value of Authorization header is formed "
         "correctly including the signature."
-    ),
-    "AuthorizationPermissionMismatch": (
-        "This request is not authorized to perform this operation using this permission."
     ),
     "BlobNotFound": "The specified blob does not exist.",
     "ResourceNotFound": "The specified resource does not exist.",
@@ -121,13 +117,10 @@ class Origin:
         return self.ctx.signer.check_blob(export_id, params, now)
 
     def expired(self) -> SignatureProblem:
-        now = self.ctx.clock.now()
         if self.cdn:
             return SignatureProblem("AccessDenied", "Access denied")
-        return SignatureProblem(
-            "AuthenticationFailed",
-            f"Signed expiry time [{http_date(now - 60)}] must be after current time [{http_date(now)}]",
-        )
+        now = self.ctx.clock.now()
+        return self.ctx.signer.blob_expired(now - 60, now)
 
     def fault_answer(self, fault: Fault) -> Response | None:
         if fault.kind is FaultKind.RATE_LIMIT:
@@ -139,17 +132,9 @@ class Origin:
             return self.error(
                 fault.status, _AZURE_STATUS_CODES.get(fault.status, status_phrase(fault.status).replace(" ", ""))
             )
-        if fault.kind is FaultKind.HTML:
-            status = fault.status or 502
-            return Response(html_page(status), status_code=status, media_type="text/html")
-        if fault.kind is FaultKind.EMPTY:
-            return Response(b"", status_code=fault.status or 200, media_type="application/octet-stream")
         if fault.kind is FaultKind.EXPIRED_SIGNATURE:
             return self.refused(self.expired())
-        if fault.kind is FaultKind.REDIRECT:
-            assert fault.location is not None
-            return Response(status_code=fault.status or 307, headers={"Location": fault.location})
-        return None
+        return shared_fault_answer(fault, empty_media_type="application/octet-stream")
 
     def file_headers(self, view: ExportView) -> dict[str, str]:
         headers = {"Accept-Ranges": "bytes", "Last-Modified": http_date(view.last_modified_s)}
@@ -212,9 +197,7 @@ def _file_endpoint(origin: Origin) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         export_id = request.path_params["export_id"]
         path = request.path_params["path"]
-        fault = ctx.faults.take(origin.route, request.url.path)
-        if fault is not None and fault.delay_s:
-            await asyncio.sleep(fault.delay_s)
+        fault = await take_fault(ctx, origin.route, request)
         if fault is not None:
             replaced = origin.fault_answer(fault)
             if replaced is not None:
