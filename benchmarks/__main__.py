@@ -1,6 +1,6 @@
 """`python -m benchmarks`: run every measurement of issue 7 and write BENCHMARKS.md.
 
-    python -m benchmarks                      # the full run (`make bench`), ~15 minutes on 2 cores
+    python -m benchmarks                      # the full run (`make bench`), ~6-7 minutes on 2 cores
     python -m benchmarks --size smoke --out /tmp/B.md   # every code path at a tiny size, seconds
     python -m benchmarks --render-only build/bench/full/results.json   # rewrite BENCHMARKS.md from a
                                               # run's results, after editing benchmarks/notes.py

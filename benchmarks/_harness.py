@@ -34,6 +34,7 @@ __all__ = [
     "interleave",
     "local_service",
     "loopback_server",
+    "rotated",
     "summarize",
     "worker_env",
 ]
@@ -177,7 +178,7 @@ def interleave(
     samples: dict[str, list[Sample]] = {v.name: [] for v in variants}
     if fresh_process:
         for r in range(rounds):
-            for variant in _rotated(variants, r):
+            for variant in rotated(variants, r):
                 worker = _Worker(variant, log_dir / f"{variant.name}.stderr")
                 try:
                     samples[variant.name].append(worker.run())
@@ -192,7 +193,7 @@ def interleave(
             for worker in workers:
                 worker.run()
         for r in range(rounds):
-            for worker in _rotated(workers, r):
+            for worker in rotated(workers, r):
                 samples[worker.variant.name].append(worker.run())
     finally:
         for worker in workers:
@@ -200,7 +201,7 @@ def interleave(
     return {name: summarize(name, s) for name, s in samples.items()}
 
 
-def _rotated(items: Sequence[Any], by: int) -> list[Any]:
+def rotated(items: Sequence[Any], by: int) -> list[Any]:
     k = by % len(items) if items else 0
     return list(items[k:]) + list(items[:k])
 
@@ -251,7 +252,7 @@ class LocalService:
         request = urllib.request.Request(
             f"{self.admin_url}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
         )
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=120) as response:
             body = response.read()
         return json.loads(body) if body else None
 

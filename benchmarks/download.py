@@ -38,13 +38,21 @@ def _cpu_s_per_mib(s: Summary) -> float:
     return s.cpu_per_unit_s * (1 << 20)
 
 
-def _files(s: Summary) -> float:
-    return s.extra_median("files")
+def _trees(s: Summary) -> set[tuple[int, int, int]]:
+    """(files the round reported, files on disk after it, their bytes), one per round."""
+    return {(int(x.extra["files"]), int(x.extra["files_on_disk"]), int(x.extra["bytes_on_disk"])) for x in s.samples}
+
+
+def _same_tree(what: str, *summaries: Summary) -> None:
+    """Every round of every variant left the same tree: as many files as it reported, the same
+    count and bytes on disk (a variant that skipped or cut files would be fast for nothing)."""
+    trees = {s.name: _trees(s) for s in summaries}
+    every = set().union(*trees.values())
+    if len(every) != 1 or any(reported != on_disk for reported, on_disk, _ in every):
+        raise AssertionError(f"{what}: the variants left different trees (files, on disk, bytes): {trees}")
 
 
 def _throughput_row(key: str, scenario: str, ours: Summary, raw: Summary) -> Row:
-    if _files(ours) != _files(raw):
-        raise AssertionError(f"{key}: the engine moved {_files(ours)} files, the baseline {_files(raw)}")
     ratio = raw.wall_per_unit_s / ours.wall_per_unit_s
     return Row(
         number=5,
@@ -108,16 +116,19 @@ def measure(ctx: Context) -> list[Row]:
         args = {"href": href, "work_dir": work}
         got_latency = interleave(
             [
-                Variant("overlay-c16", "benchmarks.workloads.download:overlay_download", {**args, "concurrency": 16}),
-                Variant("overlay-c1", "benchmarks.workloads.download:overlay_download", {**args, "concurrency": 1}),
-                Variant("raw-c16", "benchmarks.workloads.download:raw_download", {**args, "concurrency": 16}),
-                Variant("raw-c1", "benchmarks.workloads.download:raw_download", {**args, "concurrency": 1}),
+                Variant(f"{name}-c{n}", f"benchmarks.workloads.download:{name}_download", {**args, "concurrency": n})
+                for name in ("overlay", "raw")
+                for n in (CONCURRENCY, 1)
             ],
             rounds,
             log_dir=ctx.log_dir / "download-latency",
         )
-    latency_speedup = got_latency["overlay-c1"].wall_per_unit_s / got_latency["overlay-c16"].wall_per_unit_s
-    latency_raw_speedup = got_latency["raw-c1"].wall_per_unit_s / got_latency["raw-c16"].wall_per_unit_s
+    _same_tree("small tiles", *got_small.values())
+    _same_tree("large file", *got_large.values())
+    _same_tree("small tiles with latency", *got_latency.values())
+    many = f"c{CONCURRENCY}"
+    latency_speedup = got_latency["overlay-c1"].wall_per_unit_s / got_latency[f"overlay-{many}"].wall_per_unit_s
+    latency_raw_speedup = got_latency["raw-c1"].wall_per_unit_s / got_latency[f"raw-{many}"].wall_per_unit_s
     tiles = f"{size.tiles:,} tiles of {fmt_bytes(size.tile_bytes)}"
     one = f"one {fmt_bytes(size.large_bytes)} file"
     ours_c16, ours_c1 = got_small["overlay"], got_small["overlay-c1"]
@@ -141,7 +152,7 @@ def measure(ctx: Context) -> list[Row]:
             ),
             unit="speedup (wall)",
             result=(
-                f"{fmt_x(latency_speedup)} ({_mib_s(got_latency['overlay-c16']):.1f} vs "
+                f"{fmt_x(latency_speedup)} ({_mib_s(got_latency[f'overlay-{many}']):.1f} vs "
                 f"{_mib_s(got_latency['overlay-c1']):.1f} MiB/s)"
             ),
             baseline=f"{fmt_x(latency_raw_speedup)} (plain httpx)",

@@ -1,17 +1,85 @@
 """The paragraphs BENCHMARKS.md prints beside its rows: what was profiled, what was fixed, and, where
 a target is missed, what remains and why. Keyed by `Row.key`. Written by hand, after profiling;
-the report prints MISSED[key] only when that row's target is missed in the run being reported."""
+the report prints MISSED[key] only when that row's target is missed in the run being reported.
+
+A note is text, or a function of the run's rows (by key) that returns text: figures the run
+measures are taken from the rows, never typed in (the figures typed in below are from the
+profiling or the earlier runs each note names)."""
 
 from __future__ import annotations
 
-__all__ = ["FIXED", "MISSED", "UNMEASURED_NOTE"]
+from collections.abc import Callable, Mapping
+
+from ._common import Row, fmt_s, fmt_x
+
+__all__ = ["FIXED", "MISSED", "UNMEASURED_NOTE", "Note", "note_text"]
+
+Note = str | Callable[[Mapping[str, Row]], str]
+
+
+def note_text(note: Note, rows: Mapping[str, Row]) -> str:
+    """The paragraph of a note for this run's rows."""
+    return note if isinstance(note, str) else note(rows)
+
+
+def _import_figures(rows: Mapping[str, Row]) -> str:
+    """This run's import rows in one sentence: the import, what a first call and the engine add,
+    and where the first call's time goes (the breakdown row)."""
+    bare, call, engine = rows.get("import"), rows.get("import-first-call"), rows.get("import-download")
+    if bare is None or call is None or engine is None or "baseline_wall_s" not in bare.values:
+        return "(This run's results do not carry the import figures: rerun `make bench`.)"
+    base = bare.values["baseline_wall_s"]
+    text = (
+        f"This run: `import itwin_mesh_export` {fmt_s(bare.values['wall_s'])} against `import httpx` "
+        f"{fmt_s(base)} ({fmt_x(bare.values['wall_ratio'])}); with a client built and `get_export` bound, "
+        f"{fmt_s(call.values['wall_s'])} ({fmt_x(call.values['wall_ratio'])}); with `download_tileset` "
+        f"looked up, {fmt_s(engine.values['wall_s'])} ({fmt_x(engine.values['wall_ratio'])})."
+    )
+    split = rows.get("import-breakdown")
+    if split is not None and "httpx_transport_s" in split.values:  # results older than this row say less
+        v = split.values
+        text += (
+            f" Of the first call's {fmt_s(v['wall_s'])} after httpx (breakdown row), imports take "
+            f"{fmt_s(v['imports_s'])}: httpx's own transport {fmt_s(v['httpx_transport_s'])} (httpcore, "
+            "h11, anyio and certifi, which any httpx client loads when it is built), attrs "
+            f"{fmt_s(v['attrs_s'])}, the generated package {fmt_s(v['generated_package_s'])}, the "
+            f"overlay's modules {fmt_s(v['overlay_modules_s'])}; building the client, which is not "
+            f"importing, {fmt_s(v['other_s'])}."
+        )
+    return text
+
+
+def _import_fixed(rows: Mapping[str, Row]) -> str:
+    return (
+        "Fixed here: `import itwin_mesh_export` loaded asyncio and the download engine (anyio, thread "
+        "pools, hashing, the state machine), which a program that never downloads or never uses the async "
+        "client does not need. Now only the error tree and the version load with the package; the clients, "
+        "token providers, models (the generated package, built with attrs) and the download engine load on "
+        "first use (PEP 562 `__getattr__` in `__init__.py`, method-local imports in the clients, the "
+        "engine's defaults in `_download_defaults.py`), and asyncio is imported where async code runs; "
+        "tests/overlay/test_lazy_imports.py pins which modules the import leaves out. Before: 1.73x httpx "
+        "(full run, load 5.5: asyncio 21 ms, attrs 18, generated package 25, download engine 29, the rest 23 "
+        f"of 116 ms). {_import_figures(rows)} So for a program that makes an API call, the lazy loading moves "
+        "the cost of the models and the client from the import to the first call; what it saves is asyncio "
+        "and the download engine, for a program that never uses the async client or never downloads."
+    )
+
+
+def _import_missed(rows: Mapping[str, Row]) -> str:
+    return (
+        "Not profiled in this state (the package loads lazily, see the note on what was fixed): the import "
+        "itself loads only `__init__.py`, the error classes and the version, so a miss is worth checking "
+        "with `python -X importtime -c 'import httpx, itwin_mesh_export'` and an A/B of the two imports "
+        f"before anything is changed. {_import_figures(rows)}"
+    )
+
 
 UNMEASURED_NOTE = (
     "Missed in this run, and no note has been written for it yet: profile it (pyinstrument is pinned in "
     "requirements/dev.txt) and add what you find to `benchmarks/notes.py`."
 )
 
-MISSED: dict[str, str] = {
+MISSED: dict[str, Note] = {
     "per-call-sync": (
         "Profiled with cProfile (process-CPU timer) on 3,000 calls: the overlay's own frames (auth flow, "
         "retry transport, contextvars, the generated `_get_kwargs`/`_build_response`, `Export.from_dict` "
@@ -78,8 +146,8 @@ MISSED: dict[str, str] = {
         "0.01: it is still written line by line, since a batched journal would make a kill -9 forget "
         "files already in place), and the completeness check and the manifest at the end (~30 ms of a "
         "~2.7 s round). On this 2-core machine, which the one-process storage shares, the ratio of single "
-        "rounds spreads by about ±0.08 around the median, so a median of three can land below 0.9 on a "
-        "busy run: compare with an A/B run before profiling again."
+        "rounds spreads by about ±0.08 around the median, so a median of a few rounds can land below 0.9 "
+        "on a busy run: compare with an A/B run before profiling again."
     ),
     "download-small-c1": (
         "The same per-file work as at concurrency 16 (see that row), without other files in flight to "
@@ -97,9 +165,10 @@ MISSED: dict[str, str] = {
         "a reboot re-checks files by it); the baseline computes no checksum. The engine already hashes on a "
         "helper thread (`_partial_file.BackgroundHash`) so that hashing overlaps the socket reads, but on 2 "
         "cores with the server using one, that thread has no free core. The row also shows plain httpx that "
-        "hashes as it downloads: that is the same work as the engine's, done inline. Three rounds of this "
-        "row spread widely on this machine (single rounds from 0.57x to 1.05x; full runs of the same code "
-        "gave 0.62x and 0.81x). The small-file changes (a bare file descriptor instead of io.FileIO, "
+        "hashes as it downloads: that is the same work as the engine's, done inline. Single rounds of this "
+        "row spread widely on this machine (from 0.57x to 1.05x; two full runs of three rounds each, same "
+        "code, gave 0.62x and 0.81x), which is why the full run now takes seven. The small-file changes "
+        "(a bare file descriptor instead of io.FileIO, "
         "partial files in subdirectories, workers that take their own files) leave the per-byte path as it "
         "was: A/B over 8 fresh-process rounds, 0.82x (1.73x CPU) before, 0.87x (1.64x CPU) after."
     ),
@@ -107,16 +176,10 @@ MISSED: dict[str, str] = {
         "Chunks are written as they arrive and handed to the hashing thread through a bounded queue "
         "(8 batches of 1 MiB), so memory stays flat whatever the file size."
     ),
-    "import": (
-        "After the change below, the package's own import is attrs (~10 ms: attrs builds each generated "
-        "model class's methods at import, 21 classes), the generated package itself (~15 ms) and the "
-        "overlay's modules (~7 ms), all of which the first API call needs (the next row); the rest of the "
-        "standard library it uses is already loaded by httpx. This run measured 1.33x; the quieter smoke "
-        "runs after the change measured 1.13x to 1.27x: the ratio moves by ±0.1 with the load."
-    ),
+    "import": _import_missed,
 }
 
-FIXED: dict[str, str] = {
+FIXED: dict[str, Note] = {
     "waiting-cpu": (
         "Fixed here. Before: 1,000 concurrent `wait_for_export` calls cost 26.3 ms of client CPU per "
         "request (29 s of CPU for 1,100 requests), and the last wait returned 31 s after the start for "
@@ -163,13 +226,5 @@ FIXED: dict[str, str] = {
         "moment resumes to a byte-identical tree (tests/reliability/test_kill_restart.py), a file gets "
         "its name only by the rename of a complete file, one link refresh for all files in flight."
     ),
-    "import": (
-        "Fixed here: `import itwin_mesh_export` loaded asyncio and the download engine (anyio, thread "
-        "pools, hashing, the state machine), which a program that never downloads or never uses the async "
-        "client does not need. The engine's names now load on first use (PEP 562 `__getattr__` in "
-        "`__init__.py`, method-local imports in the clients, its defaults in `_download_defaults.py`), and "
-        "asyncio is imported where async code runs; tests/overlay/test_lazy_imports.py pins both. Before: "
-        "1.73x httpx (full run, load 5.5: asyncio 21 ms, attrs 18, generated package 25, download engine 29, "
-        "the rest 23 of 116 ms); after, on a quieter machine: 1.13-1.27x, the package 32 ms after httpx."
-    ),
+    "import": _import_fixed,
 }

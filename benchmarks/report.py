@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from ._common import Row, Size
-from .notes import FIXED, MISSED, UNMEASURED_NOTE
+from .notes import FIXED, MISSED, UNMEASURED_NOTE, note_text
 
 __all__ = ["LoadRecord", "machine_info", "render"]
 
@@ -117,15 +117,16 @@ def render(
     if errors:
         lines += ["", "## Measurements that failed", ""]
         lines += [f"- {_cell(e)}" for e in errors]
+    by_key = {row.key: row for row in rows}
     missed = [row for row in rows if row.met is False]
     lines += ["", "## Where a target is missed", ""]
     if not missed:
         lines.append("Every target with a number is met in this run.")
     for row in missed:
-        lines += [f"**{row.scenario}** ({row.key}). " + MISSED.get(row.key, UNMEASURED_NOTE), ""]
+        lines += [f"**{row.scenario}** ({row.key}). " + note_text(MISSED.get(row.key, UNMEASURED_NOTE), by_key), ""]
     fixed = [row for row in rows if row.key in FIXED]
     if fixed:
         lines += ["", "## What was profiled and fixed", ""]
         for row in fixed:
-            lines += [f"**{row.scenario}** ({row.key}). {FIXED[row.key]}", ""]
+            lines += [f"**{row.scenario}** ({row.key}). {note_text(FIXED[row.key], by_key)}", ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -9,6 +9,10 @@ log back (outside the timing) to count the Get Export requests each export recei
 - `raw_wait`: the loop a user would write with raw httpx: poll every `poll_interval_s` (no
   backoff) with at most 100 requests in flight (an `asyncio.Semaphore`: without one, httpx's pool
   slows down badly with a thousand queued requests), `json.loads` each answer.
+
+The factories import what the round uses and build and close one throwaway client of their kind
+(which loads httpcore and anyio), so that neither side pays a first import inside the timed round:
+the package loads its clients lazily (PEP 562), and these rounds run in fresh processes.
 """
 
 from __future__ import annotations
@@ -17,43 +21,34 @@ import asyncio
 import json
 import math
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from typing import Any
+
+from .._harness import LocalService
 
 __all__ = ["overlay_wait", "raw_wait"]
 
 _RAW_IN_FLIGHT = 100
 
 
-def _admin(admin_url: str, method: str, path: str, payload: Any = None) -> Any:
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(
-        f"{admin_url}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=120) as response:
-        body = response.read()
-    return json.loads(body) if body else None
-
-
 class _WaitRound:
     def __init__(self, api_url: str, admin_url: str, token: str, count: int, poll_interval_s: float) -> None:
-        self.api_url, self.admin_url, self.token = api_url, admin_url, token
+        self.api_url, self.token = api_url, token
+        self.service = LocalService(api_url, admin_url, token)
         self.count, self.poll_interval_s = count, poll_interval_s
         self.ids: list[str] = []
         self.durations_s: dict[str, float] = {}
 
     def prepare(self) -> None:
         imodel = f"wait-{uuid.uuid4()}"
-        added = _admin(
-            self.admin_url, "POST", "/exports", {"count": self.count, "imodel_id": imodel, "status": "NotStarted"}
-        )
+        request = {"count": self.count, "imodel_id": imodel, "status": "NotStarted"}
+        added = self.service.admin("POST", "/exports", request)
         self.ids = list(added["ids"])
-        _admin(self.admin_url, "DELETE", "/requests")
+        self.service.admin("DELETE", "/requests")
 
     def after(self) -> dict[str, Any]:
-        log = _admin(self.admin_url, "GET", "/requests")["requests"]
+        log = self.service.admin("GET", "/requests")["requests"]
         polls = Counter(r["path"].rsplit("/", 1)[-1] for r in log if r["method"] == "GET" and r["origin"] == "api")
         # A poller sending one request per interval, the first at once, sends floor(d / P) + 1 in d s.
         rates = [
@@ -76,7 +71,7 @@ class _WaitRound:
 
 class _OverlayWait(_WaitRound):
     def __call__(self) -> int:
-        from itwin_mesh_export import AsyncMeshExportClient, ExportStatus
+        from itwin_mesh_export import AsyncMeshExportClient, ExportStatus  # loaded by the factory
 
         async def main() -> None:
             async with AsyncMeshExportClient(self.token, base_url=self.api_url) as client:
@@ -116,12 +111,23 @@ class _RawWait(_WaitRound):
 
 
 def overlay_wait(api_url: str, admin_url: str, token: str, count: int, poll_interval_s: float) -> _OverlayWait:
-    import itwin_mesh_export  # noqa: F401 - imported here, outside the timed round
+    # The package loads its clients on first use (PEP 562): load them here, not in a round.
+    from itwin_mesh_export import AsyncMeshExportClient, ExportStatus  # noqa: F401
 
+    async def warm() -> None:
+        async with AsyncMeshExportClient(token, base_url=api_url):
+            pass
+
+    asyncio.run(warm())
     return _OverlayWait(api_url, admin_url, token, count, poll_interval_s)
 
 
 def raw_wait(api_url: str, admin_url: str, token: str, count: int, poll_interval_s: float) -> _RawWait:
-    import httpx  # noqa: F401 - imported here, outside the timed round
+    import httpx
 
+    async def warm() -> None:
+        async with httpx.AsyncClient():
+            pass
+
+    asyncio.run(warm())
     return _RawWait(api_url, admin_url, token, count, poll_interval_s)

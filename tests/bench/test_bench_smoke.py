@@ -5,6 +5,7 @@ has every row. No timing is asserted anywhere: the numbers of a tiny run mean no
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from benchmarks._common import fmt_s
+from benchmarks.notes import FIXED
 from tests.conftest import ROOT
 
 # Every row BENCHMARKS.md must carry, in table order: the seven measurements of issue 7.
@@ -84,11 +87,38 @@ def test_the_report_has_the_table_machine_load_and_notes(smoke_run: tuple[str, d
     assert "**Machine**:" in text and "cores" in text
     assert "**Load during the run**" in text
     assert "**Peer**: openapi-generator" in text
-    assert "## Where a target is missed" in text
-    # A paragraph for every missed target, whatever this tiny run happened to miss.
-    for row in results["rows"]:
-        if row["met"] is False:
-            assert f"({row['key']}). " in text.split("## Where a target is missed", 1)[1]
+
+
+def _section(text: str, heading: str) -> str:
+    """The text under `## heading`, up to the next `## ` heading ("" when there is no such section)."""
+    if f"\n## {heading}\n" not in text:
+        return ""
+    return text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _paragraph_keys(section: str) -> list[str]:
+    """The row keys of the section's paragraphs (`**scenario** (key). ...`), in order."""
+    return re.findall(r"^\*\*.+?\*\* \(([a-z0-9-]+)\)\. ", section, flags=re.MULTILINE)
+
+
+def test_the_notes_follow_the_rows_of_this_run(smoke_run: tuple[str, dict[str, Any], str]) -> None:
+    text, results, _ = smoke_run
+    rows = results["rows"]
+    # One paragraph for each target this tiny run missed, and none for any other row.
+    missed = [row["key"] for row in rows if row["met"] is False]
+    section = _section(text, "Where a target is missed")
+    assert _paragraph_keys(section) == missed
+    assert ("Every target with a number is met in this run." in section) == (not missed)
+    # What was fixed: a paragraph for each row of this run that has a note, in table order.
+    assert _paragraph_keys(_section(text, "What was profiled and fixed")) == [
+        row["key"] for row in rows if row["key"] in FIXED
+    ]
+    # A note that quotes figures quotes this run's: the import note, from the import rows.
+    imports = {row["key"]: row for row in rows if row["number"] == 6}
+    fixed_import = next(p for p in text.split("\n\n") if p.startswith("**") and "(import). " in p)
+    assert fmt_s(imports["import"]["values"]["wall_s"]) in fixed_import
+    assert fmt_s(imports["import"]["values"]["baseline_wall_s"]) in fixed_import
+    assert fmt_s(imports["import-breakdown"]["values"]["imports_s"]) in fixed_import
 
 
 def test_the_report_is_rerendered_from_the_results_alone(

@@ -44,6 +44,7 @@ from tests.reliability.harness import (
     Traffic,
     closed_port,
     find_secrets,
+    reached_server,
     secret_values,
     server_route,
     texts_of_exception,
@@ -87,6 +88,7 @@ class Observation:
     tokens_fetched: int
     log_records: int
     secrets_checked: int
+    secrets_found: int  # texts (log lines, exception texts, reprs) holding one of the secrets
     problems: list[str] = field(default_factory=list)
     error: BaseException | None = None
     result: Any = None
@@ -101,6 +103,7 @@ class Observation:
             "tokens_fetched": self.tokens_fetched,
             "log_records": self.log_records,
             "secrets_checked": self.secrets_checked,
+            "secrets_found": self.secrets_found,
             "problems": self.problems,
         }
 
@@ -216,7 +219,7 @@ def _client(
 def _settle(svc: LocalMeshExportService, traffic: Traffic, *, timeout_s: float = 15.0) -> None:
     """Wait until the service has logged every attempt that reached it (a delayed answer is logged
     when it starts, after the client gave up on it), so the next cell starts from a quiet service."""
-    reached = sum(1 for a in traffic.attempts if a.error in (None, "ReadTimeout", "ReadError", "RemoteProtocolError"))
+    reached = sum(1 for a in traffic.attempts if reached_server(a))
     deadline = time.monotonic() + timeout_s
     while len(svc.requests) < reached and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -345,6 +348,7 @@ def run_cell(svc: LocalMeshExportService, clock: ManualClock, row: Row, op: str,
         tokens_fetched=svc.tokens_issued - tokens_before,
         log_records=len(logs.records),
         secrets_checked=len(secrets),
+        secrets_found=len(leaks),
         problems=problems,
         error=error,
         result=result,

@@ -30,6 +30,7 @@ __all__ = [
     "closed_port",
     "count_fds",
     "find_secrets",
+    "reached_server",
     "route_of",
     "secret_values",
     "texts_of_exception",
@@ -72,6 +73,16 @@ class Attempt:
     error: str | None = None
     body: bytearray = field(default_factory=bytearray)
     tag: str | None = None
+
+
+# How an attempt that reached the server can end on the client's side: with an answer, or broken
+# off while the answer was awaited or read (a connection refused or a connect timeout never did).
+_REACHED_ERRORS = frozenset({"ReadTimeout", "ReadError", "RemoteProtocolError"})
+
+
+def reached_server(attempt: Attempt) -> bool:
+    """Whether the attempt's request reached the server (so its request log holds it)."""
+    return attempt.error is None or attempt.error in _REACHED_ERRORS
 
 
 class Traffic:

@@ -64,6 +64,12 @@ class Expect:
     attempts: Attempts
     note: str = ""
 
+    def fits(self, attempts: int) -> bool:
+        """Whether `attempts` is what the cell promises: exactly n, or within the inclusive range."""
+        if isinstance(self.attempts, int):
+            return attempts == self.attempts
+        return self.attempts[0] <= attempts <= self.attempts[1]
+
     def describe(self) -> str:
         n = self.attempts if isinstance(self.attempts, int) else f"{self.attempts[0]}-{self.attempts[1]}"
         what = "ok" if self.error is None else self.error
@@ -474,10 +480,6 @@ ROWS: tuple[Row, ...] = (
         special="redirect",
     ),
 )
-
-
-def row(key: str) -> Row:
-    return next(r for r in ROWS if r.key == key)
 
 
 def cells() -> list[tuple[Row, str]]:

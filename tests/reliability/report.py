@@ -28,6 +28,7 @@ from typing import Any
 from tests.conftest import ROOT
 from tests.reliability.budget import ENV_MODE, ENV_RESULTS
 from tests.reliability.matrix import OP_TITLES, OPERATIONS, ROWS, Expect
+from tests.reliability.test_hostile_input import CASE_NAMES
 
 RESULTS = ROOT / "build" / "reliability"
 OUTPUT = ROOT / "RELIABILITY.md"
@@ -81,23 +82,25 @@ def _load(results: Path, kind: str) -> list[dict[str, Any]]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.json"))]
 
 
+def _expect(result: dict[str, Any]) -> Expect:
+    return next(r for r in ROWS if r.key == result["row"]).cells[result["op"]]
+
+
+def _as_promised(result: dict[str, Any]) -> bool:
+    """The cell's outcome, attempts and checks, as the table promises (what the test asserts)."""
+    expect = _expect(result)
+    return result["outcome"] == (expect.error or "ok") and expect.fits(result["attempts"]) and not result["problems"]
+
+
 def _cell_text(expect: Expect, observed: list[dict[str, Any]]) -> str:
     if not observed:
         return f"{expect.describe()} (not run)"
     marks = []
     for result in sorted(observed, key=lambda r: r["mode"]):
-        outcome = result["outcome"]
-        wanted = expect.error or "ok"
-        attempts = expect.attempts
-        fits = (
-            attempts == result["attempts"]
-            if isinstance(attempts, int)
-            else attempts[0] <= result["attempts"] <= attempts[1]
-        )
-        if outcome == wanted and fits and not result["problems"]:
+        if _as_promised(result):
             marks.append(f"{result['mode']} ✓ {result['attempts']}")
         else:
-            marks.append(f"{result['mode']} ✗ {outcome} after {result['attempts']} {result['problems'][:1]}")
+            marks.append(f"{result['mode']} ✗ {result['outcome']} after {result['attempts']} {result['problems'][:1]}")
     return f"{expect.describe()}<br>{' · '.join(marks)}"
 
 
@@ -130,31 +133,25 @@ def matrix_section(results: Path) -> list[str]:
                 notes.append(f"- *{row.title}*, `{OP_TITLES[op]}`: {expect.note}")
         lines.append("| " + " | ".join(line) + " |")
     run = [r for rs in cells.values() for r in rs]
-    failed = [r for r in run if r["problems"] or not _fits(r)]
+    failed = [r for r in run if not _as_promised(r)]
+    found = (
+        f"{sum(r['secrets_found'] for r in run)} texts held one"
+        if all("secrets_found" in r for r in run)
+        else "how many texts held one was not recorded by this run"
+    )
     lines += [
         "",
         f"{len(run)} cells run ({len({(r['row'], r['op']) for r in run})} table cells, sync and async), "
         f"{len(failed)} not as promised; {sum(r['log_records'] for r in run)} log records captured at DEBUG and "
-        f"scanned for {max((r['secrets_checked'] for r in run), default=0)} secret values per cell at most "
-        "(tokens sent, the client secret, every signature value in a body or a URL): none found.",
+        f"scanned, with the errors' texts and the results' reprs, for "
+        f"{max((r['secrets_checked'] for r in run), default=0)} secret values per cell at most "
+        f"(tokens sent, the client secret, every signature value in a body or a URL): {found}.",
         "",
         "Notes:",
         "",
         *notes,
     ]
     return lines
-
-
-def _fits(result: dict[str, Any]) -> bool:
-    row = next(r for r in ROWS if r.key == result["row"])
-    expect = row.cells[result["op"]]
-    attempts = expect.attempts
-    ok = (
-        attempts == result["attempts"]
-        if isinstance(attempts, int)
-        else attempts[0] <= result["attempts"] <= attempts[1]
-    )
-    return ok and bool(result["outcome"] == (expect.error or "ok"))
 
 
 def fuzz_section(results: Path) -> list[str]:
@@ -164,12 +161,14 @@ def fuzz_section(results: Path) -> list[str]:
         "Payloads for every response schema of the spec (found by walking its operations), from "
         "hypothesis-jsonschema and from schemathesis' generator over the schemas converted from OpenAPI 3.0 "
         "(`tests/reliability/schemas.py`: `$ref` inlined, `nullable` as a null alternative, annotations dropped), "
-        "each checked against the converted schema before use.",
+        "each checked first against the spec's own schema, unconverted, with an OpenAPI 3.0 validator "
+        "(openapi-schema-validator's OAS30Validator).",
         "",
         "**Round-trip** means `Model.from_dict(p).to_dict() == p` exactly, except `format: date-time` fields "
         "(`stats.startTime`), which come back as `datetime.isoformat()` of the parsed value: the same instant to "
         "the microsecond and the same UTC offset, in Python's spelling (`Z` → `+00:00`); after that one pass the "
-        "text is stable (`from_dict(to_dict(m)) == m`, same `to_dict()`).",
+        "text is stable (`from_dict(to_dict(m)) == m`, same `to_dict()`). The expected instant is read from the "
+        "RFC 3339 fields by hand, not by the parser under test.",
         "",
         "| payloads | schema | source | examples | model: round trip / parsed / refused | overlay: returned | "
         "overlay: typed error | unreadable dates |",
@@ -193,7 +192,8 @@ def fuzz_section(results: Path) -> list[str]:
         )
     lines += [
         "",
-        f"{total} payloads in all. Invalid payloads raised only KeyError/TypeError/ValueError/AttributeError/"
+        f"{total} payloads in all. A property is recorded only once it held for all its examples: in those "
+        "recorded here, invalid payloads raised only KeyError/TypeError/ValueError/AttributeError/"
         "RecursionError from the generated `from_dict` (the overlay's PARSE_ERRORS), and only "
         "ResponseValidationError (2xx) or the status's APIStatusError class from the overlay; what the overlay "
         "returned had the declared types.",
@@ -204,6 +204,7 @@ def fuzz_section(results: Path) -> list[str]:
 def soak_section(results: Path) -> list[str]:
     lines = ["## Soak", ""]
     for result in _load(results, "soak"):
+        failed = result["failed_checks"]
         lines += [
             f"{result['calls']} calls from {result['threads']} threads (sync client, static token) and up to "
             f"{result['tasks']} asyncio tasks (async client, client credentials, every issued token revoked about "
@@ -212,19 +213,26 @@ def soak_section(results: Path) -> list[str]:
             "fields). An AuthenticationError is a request whose one replay with a fresh token landed after the "
             "next revocation too (a second 401 is not replayed, by design); without revocations there are none.",
             "",
-            f"- outcomes: {', '.join(f'{k} {v}' for k, v in sorted(result['outcomes'].items()))}; "
-            "none escaped, every one within its deadline (longest call "
-            f"{result['max_call_s']} s);",
+            "**Every check of the soak held.**"
+            if not failed
+            else f"**Checks that failed in this run: {'; '.join(failed)}.**",
+            "",
+            f"- outcomes: {', '.join(f'{k} {v}' for k, v in sorted(result['outcomes'].items()))}; calls that did "
+            f"not end: {result['unended']}; errors other than a MeshExportError that escaped: {result['escaped']};",
+            f"- time (reported, not asserted): longest call {result['max_call_s']} s; calls that ran past their own "
+            f"deadline (RetryPolicy.deadline_s per request): {result['over_deadline']};",
             f"- API attempts counted by the client's transport: {result['client_attempts']}, of which "
             f"{result['client_attempts_reached']} reached the service, which counted "
             f"{result['api_requests_at_server']} (the others failed before sending: {result['unreached']}); "
             f"token requests: {result['token_requests']}; statuses at the service: {result['statuses_at_server']};",
-            "- per call, attempts at the service (by the export id in the path) never above max_attempts (3), or "
-            "twice that after one 401 replay;",
+            "- calls with more attempts than max_attempts (3) per request (twice that after one 401 replay), "
+            f"counted by the client and at the service by the export id in the path: {result['over_policy']}; "
+            f"calls whose count at the service differs from the client's: {result['mismatched']};",
             f"- file descriptors: {result['fds_before']} before the clients, peak {result['fds_peak']}, "
             f"{result['fds_after']} after closing them; sockets {result['sockets_before']} → "
             f"{result['sockets_after']}; with the service stopped {result['fds_after_service_stopped']} "
-            f"(before it started: {result['fds_without_service']}).",
+            f"(before it started: {result['fds_without_service']}); threads left running: "
+            f"{result['threads_leaked']}.",
         ]
     return lines
 
@@ -234,14 +242,44 @@ def kill_section(results: Path) -> list[str]:
     for result in _load(results, "kill"):
         lines += [
             f"{result['runs']} download(s) of {result['files']} files ({result['bytes']} bytes) in a child process, "
-            f"SIGKILLed {result['kills']} times at random points ({result['mid_file_kills']} with a partial file "
-            f"on disk), then let finish; {result['storage_faults_applied']} storage faults injected over "
-            f"{result['storage_requests']} storage requests. After every kill each file under its final name was "
-            "byte-identical to the storage's and every file complete before was still there unchanged; every run "
-            "ended in a byte-identical tree, confirmed by `verify_download`; the storage never received an "
-            "Authorization header.",
+            f"SIGKILLed {result['kills']} times at points drawn from `random.Random({result['seed']})` "
+            f"({result['mid_file_kills']} with a partial file on disk), then let finish; "
+            f"{result['storage_faults_applied']} storage faults injected over {result['storage_requests']} storage "
+            "requests. The test records this only once its checks held: after every kill each file under its "
+            "final name was byte-identical to the storage's and every file complete before was still there "
+            "unchanged; every run ended in a byte-identical tree, confirmed by `verify_download`; the storage "
+            "never received an Authorization header.",
         ]
     return lines
+
+
+def _tileset_refused(result: dict[str, Any]) -> bool:
+    """The case ended as the test requires: refused, within its storage requests, nothing elsewhere."""
+    return (
+        result["error"] == "UnsafeTilesetError"
+        and 1 <= result["storage_requests"] <= result["requests_allowed"]
+        and result["foreign_requests"] == 0
+        and result["storage_requests_not_200_or_with_authorization"] == 0
+        and not result["written_beside"]
+        and not result["signature_in_error"]
+    )
+
+
+def _tileset_cell(result: dict[str, Any] | None) -> str:
+    if result is None:
+        return "not recorded"
+    what = (
+        f"{result['error'] or 'no error'} after {result['storage_requests']} storage request(s) "
+        f"(≤ {result['requests_allowed']} allowed)"
+    )
+    if _tileset_refused(result):
+        return f"✓ {what}"
+    extra = [
+        f"{result['foreign_requests']} to the foreign host" if result["foreign_requests"] else "",
+        f"written beside: {result['written_beside']}" if result["written_beside"] else "",
+        "the signature in the error" if result["signature_in_error"] else "",
+    ]
+    return f"✗ {what}" + "".join(f"; {e}" for e in extra if e)
 
 
 def hostile_section(results: Path) -> list[str]:
@@ -257,22 +295,41 @@ def hostile_section(results: Path) -> list[str]:
             lines.append(f"| `{json.dumps(export_id, ensure_ascii=False)}` | `{raw}` |")
         lines += ["", f"Refused before any request: {', '.join(f'`{i}`' for i in result['refused'])}.", ""]
         break
+    tilesets = {(r["case"], r["mode"]): r for r in _load(results, "hostile-tilesets")}
+    modes = ("sync", "async")
     lines += [
-        "Tilesets, over real sockets with a second server as the foreign host (sync and async): path traversal, "
-        "encoded traversal, an absolute URL and a protocol-relative one to the foreign host, a foreign host in a "
-        "nested tileset, 5000 files over a limit of 1000, tiles nested 300 deep, JSON nested 200000 deep, external "
-        "tilesets 40 deep, a cycle of external tilesets, a tileset over `max_json_bytes`: each an "
-        "UnsafeTilesetError before anything is fetched from it; the foreign host received nothing, nothing was "
-        "written beside the target directory.",
+        "Tilesets, over real sockets with a second server as the foreign host: what each download raised, and "
+        "after how many storage requests (✓: an UnsafeTilesetError within the requests the case allows, nothing "
+        "asked of the foreign host, no storage request with an Authorization header, nothing written beside the "
+        "target directory, no signature in the error's text).",
+        "",
+        "| tileset | " + " | ".join(modes) + " |",
+        "|---|" + "---|" * len(modes),
+    ]
+    for case in CASE_NAMES:
+        lines.append(f"| {case} | " + " | ".join(_tileset_cell(tilesets.get((case, m))) for m in modes) + " |")
+    runs = list(tilesets.values())
+    lines += [
+        "",
+        f"{sum(map(_tileset_refused, runs))} of {len(runs)} recorded downloads refused as above "
+        f"({len(CASE_NAMES) * len(modes)} cases in the test); requests to the foreign host: "
+        f"{sum(r['foreign_requests'] for r in runs)}; files written beside the target: "
+        f"{sum(len(r['written_beside']) for r in runs)}.",
     ]
     return lines
 
 
 def write_report(results: Path, output: Path, run: dict[str, Any] | None) -> None:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [
-        "# Reliability and security",
-        "",
+    lines = ["# Reliability and security", ""]
+    if run is not None and run.get("rc", 0) != 0:
+        lines += [
+            f"> **THIS RUN FAILED**: pytest exited with status {run['rc']} ({run['summary']}). The figures below "
+            "are from that run: a check that failed while recording is shown as failed, and a test that failed "
+            "before it recorded anything is missing from its section. Do not read this report as a pass.",
+            "",
+        ]
+    lines += [
         "Generated by `make reliability` (`python -m tests.reliability.report --run`) from the long run of "
         "`tests/reliability/`; the same tests run at a small deterministic budget in `make test`. "
         "Do not edit by hand.",

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -68,31 +69,42 @@ def progress(dest: Path) -> int:
     return total
 
 
-def spawn(svc: LocalMeshExportService, export_id: str, dest: Path) -> subprocess.Popen[bytes]:
+@contextlib.contextmanager
+def spawned(svc: LocalMeshExportService, export_id: str, dest: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The download child, killed on the way out if it is still running (a failed assertion, a
+    timeout or an error in the test must not leave it downloading)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "tests.reliability._download_child", svc.api_url, svc.token, export_id, str(dest)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        if process.stderr is not None and not process.stderr.closed:  # not read yet: reap it
+            process.communicate()
 
 
 def test_random_kills_and_storage_faults_end_in_a_byte_identical_tree(tmp_path: Path) -> None:
-    seed = 1 if not BUDGET.long else time.time_ns() % 1_000_000  # the long run's kill points vary
-    rng = random.Random(seed)
+    rng_seed = 1 if not BUDGET.long else time.time_ns() % 1_000_000  # the long run's kill points vary
+    rng = random.Random(rng_seed)
     spec = TilesetSpec(
         tile_count=BUDGET.kill_tile_count, tile_bytes=16 * 1024, large_tile_bytes=BUDGET.kill_large_tile_bytes
     )
-    seed = SeedExport(imodel_id="kill-restart", tileset=spec)
+    export = SeedExport(imodel_id="kill-restart", tileset=spec)
     runs = max(1, BUDGET.kill_rounds // KILLS_PER_RUN)
     kills_per_run = min(KILLS_PER_RUN, BUDGET.kill_rounds)
-    figures: dict[str, object] = {"runs": runs, "kills": 0, "mid_file_kills": 0, "files": 0, "bytes": 0, "seed": seed}
+    figures: dict[str, int] = {"runs": runs, "kills": 0, "mid_file_kills": 0, "files": 0, "bytes": 0, "seed": rng_seed}
+    where = f"(kill points from random.Random({rng_seed}))"
     with LocalMeshExportService(
-        seed_exports=[seed], link_lifetime_s=3600, faults=storage_faults(1.0 if BUDGET.long else 0.5)
+        seed_exports=[export], link_lifetime_s=3600, faults=storage_faults(1.0 if BUDGET.long else 0.5)
     ) as svc:
-        export_id = seed.export_id
+        export_id = export.export_id
         reference = {f.path: svc.file_bytes(export_id, f.path) for f in svc.export_files(export_id)}
         total = sum(map(len, reference.values()))
         figures.update({"files": len(reference), "bytes": total})
@@ -102,38 +114,40 @@ def test_random_kills_and_storage_faults_end_in_a_byte_identical_tree(tmp_path: 
             for _ in range(kills_per_run):
                 before = progress(dest) if dest.exists() else 0
                 target = before + int(rng.uniform(0.05, 0.6) * (total - before))
-                process = spawn(svc, export_id, dest)
-                deadline = time.monotonic() + 120
-                while process.poll() is None and progress(dest) < target and time.monotonic() < deadline:
-                    time.sleep(0.005)
-                if process.poll() is not None:  # it finished (or failed) before the kill point
-                    _, stderr = process.communicate()
-                    assert process.returncode == 0, stderr.decode()[-2000:]
-                    break
-                process.send_signal(signal.SIGKILL)
-                process.communicate()
-                assert process.returncode == -signal.SIGKILL
-                figures["kills"] = int(figures["kills"]) + 1  # type: ignore[call-overload]
+                with spawned(svc, export_id, dest) as process:
+                    deadline = time.monotonic() + 120
+                    while process.poll() is None and progress(dest) < target and time.monotonic() < deadline:
+                        time.sleep(0.005)
+                    if process.poll() is not None:  # it finished (or failed) before the kill point
+                        _, stderr = process.communicate()
+                        assert process.returncode == 0, f"{where}\n{stderr.decode()[-2000:]}"
+                        break
+                    process.send_signal(signal.SIGKILL)
+                    process.communicate()
+                    assert process.returncode == -signal.SIGKILL, where
+                figures["kills"] += 1
                 parts = list((dest / STATE_DIR / "parts").rglob("*.part")) if dest.exists() else []
                 if any(p.stat().st_size > 0 for p in parts if p.exists()):
-                    figures["mid_file_kills"] = int(figures["mid_file_kills"]) + 1  # type: ignore[call-overload]
+                    figures["mid_file_kills"] += 1
                 files = on_disk(dest)
                 for path, file in files.items():
-                    assert path in reference, f"{path} is not a file of the export"
-                    assert file.read_bytes() == reference[path], f"{path} is under its final name but not complete"
+                    assert path in reference, f"{path} is not a file of the export {where}"
+                    assert file.read_bytes() == reference[path], (
+                        f"{path} is under its final name but not complete {where}"
+                    )
                 for path, data in kept.items():
-                    assert files[path].read_bytes() == data, f"{path}, complete before, was lost or changed"
+                    assert files[path].read_bytes() == data, f"{path}, complete before, was lost or changed {where}"
                 kept = {path: file.read_bytes() for path, file in files.items()}
 
-            process = spawn(svc, export_id, dest)  # the last run is let finish
-            _, stderr = process.communicate(timeout=600)
-            assert process.returncode == 0, stderr.decode()[-2000:]
+            with spawned(svc, export_id, dest) as process:  # the last run is let finish
+                _, stderr = process.communicate(timeout=600)
+            assert process.returncode == 0, f"{where}\n{stderr.decode()[-2000:]}"
             files = on_disk(dest)
-            assert {path: file.read_bytes() for path, file in files.items()} == reference
-            assert (dest / MANIFEST_NAME).is_file() and not (dest / STATE_DIR).exists()
-            assert {e.path for e in verify_download(dest)} == set(reference)
+            assert {path: file.read_bytes() for path, file in files.items()} == reference, where
+            assert (dest / MANIFEST_NAME).is_file() and not (dest / STATE_DIR).exists(), where
+            assert {e.path for e in verify_download(dest)} == set(reference), where
         applied = sum(entry["applied"] for entry in svc.faults.armed())
         figures.update({"storage_faults_applied": applied, "storage_requests": len(svc.requests)})
-        assert svc.storage_authorization_headers == []
+        assert svc.storage_authorization_headers == [], where
     record_result("kill", "kill-restart", figures)
-    assert figures["kills"] and applied > 0
+    assert figures["kills"] and applied > 0, where

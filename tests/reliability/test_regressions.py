@@ -16,7 +16,6 @@ matrix shows them over real sockets too; these need no server, so they say exact
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -28,68 +27,46 @@ from itwin_mesh_export import (
     InvalidArgumentError,
     MeshExportClient,
 )
-from tests.overlay.conftest import Script, export_json, respond
+from tests.download.fake_storage import _CutStream
+from tests.overlay.conftest import Reply, Script, export_json, respond
 
 API = "https://api.bentley.com/mesh-export"
 BODY = httpx.Response(200, json={"export": export_json("e1")}).content
 
 
-class _BreakingStream(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A body that sends its first bytes, then fails as a reset connection does."""
+def _breaks_off_once() -> Script:
+    """Answers 200 with a streamed body; the first body breaks off after 10 bytes, as a reset
+    connection does (the download tests' cut stream), the next is whole."""
 
-    def __init__(self, data: bytes, fail: bool) -> None:
-        self._data = data
-        self._fail = fail
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield self._data[:10]
-        if self._fail:
-            raise httpx.ReadError("[Errno 104] Connection reset by peer")
-        yield self._data[10:]
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self:
-            yield chunk
-
-
-class _BreaksOnce(httpx.BaseTransport, httpx.AsyncBaseTransport):
-    """Answers 200 with a streamed body; the first body breaks off after 10 bytes."""
-
-    def __init__(self) -> None:
-        self.requests = 0
-
-    def _respond(self, request: httpx.Request) -> httpx.Response:
-        self.requests += 1
-        stream = _BreakingStream(BODY, fail=self.requests == 1)
+    def cut(_: httpx.Request) -> httpx.Response:
+        stream = _CutStream(BODY, 10, None)
         return httpx.Response(200, headers={"content-type": "application/json"}, stream=stream)
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return self._respond(request)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return self._respond(request)
+    return Script(cut, respond(200, {"export": export_json("e1")}))
 
 
 def test_a_get_whose_body_breaks_off_is_retried_sync() -> None:
-    transport = _BreaksOnce()
+    script = _breaks_off_once()
     sleeps: list[float] = []
+    transport = httpx.MockTransport(script)
     with MeshExportClient("tok", base_url=API, transport=transport, sleep=sleeps.append) as client:
         assert client.get_export("e1").id == "e1"
-    assert transport.requests == 2 and len(sleeps) == 1
+    assert script.count == 2 and len(sleeps) == 1
 
 
 def test_a_get_whose_body_breaks_off_is_retried_async() -> None:
-    transport = _BreaksOnce()
+    script = _breaks_off_once()
 
     async def no_sleep(_: float) -> None:
         pass
 
     async def main() -> str:
+        transport = httpx.MockTransport(script)
         async with AsyncMeshExportClient("tok", base_url=API, transport=transport, sleep=no_sleep) as client:
             return (await client.get_export("e1")).id
 
     assert asyncio.run(main()) == "e1"
-    assert transport.requests == 2
+    assert script.count == 2
 
 
 @pytest.mark.parametrize("export_id", [".", "..", " .. "])
@@ -115,19 +92,8 @@ def test_ids_that_only_contain_dots_go_out_as_one_encoded_segment(export_id: str
 @pytest.mark.parametrize(
     "first", [respond(503, {"error": "temporarily_unavailable"}), httpx.ReadTimeout("slow")], ids=["503", "timeout"]
 )
-def test_the_token_request_is_repeated_after_a_5xx_or_a_timeout(first: object) -> None:
-    replies = [first, respond(200, {"access_token": "fresh", "expires_in": 3600})]
-    seen: list[httpx.Request] = []
-
-    def ims(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        reply = replies.pop(0)
-        if isinstance(reply, Exception):
-            raise reply
-        assert callable(reply)
-        response: httpx.Response = reply(request)
-        return response
-
+def test_the_token_request_is_repeated_after_a_5xx_or_a_timeout(first: Reply) -> None:
+    ims = Script(first, respond(200, {"access_token": "fresh", "expires_in": 3600}))
     sleeps: list[float] = []
     credentials = ClientCredentials(
         "id",
@@ -137,7 +103,7 @@ def test_the_token_request_is_repeated_after_a_5xx_or_a_timeout(first: object) -
         sleep=sleeps.append,
     )
     assert credentials.get_token() == "fresh"
-    assert len(seen) == 2 and len(sleeps) == 1
+    assert [r.url.path for r in ims.requests] == ["/connect/token"] * 2 and len(sleeps) == 1
 
 
 def test_start_export_is_still_not_repeated_after_a_5xx() -> None:

