@@ -6,6 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The hand-written code `make lint` runs ruff on, and what `make typecheck` runs mypy --strict on.
+# tests/test_project.py reads both lists from here, so `make test` (CI) checks exactly the same.
+HAND_WRITTEN := src generator release scripts tests benchmarks
+TYPECHECKED := generated_client/itwin_mesh_export_generated src/itwin_mesh_export release scripts
 
 .PHONY: install demo generate check-generated lint lint-spec typecheck test check build lock clean serve \
 	check-release record-release publish bench
@@ -35,23 +39,23 @@ check-generated: install
 	$(PY) generator/generate.py check
 
 lint: install lint-spec
-	$(BIN)/ruff check src generator release scripts tests
-	$(BIN)/ruff format --check src generator release scripts tests
+	$(BIN)/ruff check $(HAND_WRITTEN)
+	$(BIN)/ruff format --check $(HAND_WRITTEN)
 
 lint-spec: install
 	node_modules/.bin/redocly lint openapi/mesh-export.yaml --format=stylish
 
 typecheck: install
-	$(BIN)/mypy --strict generated_client/itwin_mesh_export_generated
-	$(BIN)/mypy --strict -p itwin_mesh_export
-	$(BIN)/mypy --strict release
-	$(BIN)/mypy --strict scripts
+	$(BIN)/mypy --strict $(TYPECHECKED)
 
-# The README's test command: installs everything, then runs every test (spec, generation, ...).
-test: install check-generated
+# The README's test command: installs everything, then runs every test. The tests include what
+# lint, typecheck, check-generated and check-release do (tests/test_project.py, tests/spec,
+# tests/generation, tests/publish/test_versions.py), so none of them runs again here.
+test: install
 	$(BIN)/pytest -n 2
 
-check: lint typecheck check-generated check-release test
+# Everything `make test` runs covers lint, typecheck, check-generated and check-release: one run.
+check: test
 
 # The long reliability run (issue 8): the fault matrix in both clients, fuzzing, soak and kill/restart
 # at thousands, then RELIABILITY.md from its figures. The same tests run small in `make test`.
@@ -64,7 +68,7 @@ serve: install
 	$(PY) -m itwin_mesh_export.testing --port 8080
 
 # The benchmarks (issue 7, benchmarks/README.md): every measurement against its baseline in the same
-# run, ~15 minutes on 2 cores; rewrites BENCHMARKS.md. The peer client is built under build/bench/.
+# run, ~7 minutes on 2 cores; rewrites BENCHMARKS.md. The peer client is built under build/bench/.
 bench: install
 	$(PY) -m benchmarks
 
@@ -85,11 +89,10 @@ record-release: install
 	$(PY) release/versions.py record $(ARGS)
 
 # Upload dist/ to the index in TWINE_REPOSITORY_URL (with TWINE_USERNAME / TWINE_PASSWORD), only
-# after the generated client, the release record and every test pass, in this order; the script
-# refuses a version the index already holds (release/publish.py).
+# after every test passes (they include check-generated and check-release: the generated client
+# and the release record), then the build; the script refuses a version the index already holds
+# (release/publish.py).
 publish: install
-	$(MAKE) --no-print-directory check-generated
-	$(MAKE) --no-print-directory check-release
 	$(MAKE) --no-print-directory test
 	$(MAKE) --no-print-directory build
 	$(PY) release/publish.py dist

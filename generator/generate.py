@@ -32,8 +32,10 @@ LOCK = ROOT / "requirements" / "dev.txt"
 PACKAGE = "itwin_mesh_export_generated"
 OUTPUT = ROOT / "generated_client" / PACKAGE
 
-# Directories a tool may leave behind that are not generator output.
-_LITTER = (".ruff_cache", "__pycache__", ".mypy_cache")
+# Directories tools leave in a package directory that are not part of it: removed from the
+# generator's output, left out when trees are compared, and left out of the generated package's
+# hash in release/versions.py (which imports this list).
+LITTER = frozenset({"__pycache__", ".ruff_cache", ".mypy_cache", ".pytest_cache"})
 
 
 class GenerationError(RuntimeError):
@@ -92,7 +94,7 @@ def generate(spec: Path, out: Path) -> None:
         proc = subprocess.run(cmd, cwd=tmp, env=_tool_env(), capture_output=True, text=True)
         if proc.returncode != 0 or not staged.is_dir():
             raise GenerationError(f"openapi-python-client failed:\n{proc.stdout}\n{proc.stderr}")
-        for litter in _LITTER:
+        for litter in sorted(LITTER):
             for path in staged.rglob(litter):
                 shutil.rmtree(path)
         (staged / "py.typed").write_text("", encoding="utf-8")
@@ -107,7 +109,7 @@ def _files(root: Path) -> dict[str, Path]:
     return {
         p.relative_to(root).as_posix(): p
         for p in sorted(root.rglob("*"))
-        if p.is_file() and not any(part in _LITTER for part in p.relative_to(root).parts)
+        if p.is_file() and not any(part in LITTER for part in p.relative_to(root).parts)
     }
 
 

@@ -35,15 +35,17 @@ from pathlib import Path
 import yaml  # type: ignore[import-untyped, unused-ignore]
 from packaging.version import InvalidVersion, Version
 
+if __package__ in (None, ""):  # run as a script: make `generator` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from generator.generate import LITTER
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi" / "mesh-export.yaml"
 GENERATED = ROOT / "generated_client" / "itwin_mesh_export_generated"
 VERSION_FILE = ROOT / "src" / "itwin_mesh_export" / "_version.py"
 RECORD = ROOT / "release" / "versions.json"
 CHANGELOG = ROOT / "CHANGELOG.md"
-
-# What tools leave in a package directory that is not part of it (the generator's own list).
-_LITTER = {"__pycache__", ".ruff_cache", ".mypy_cache", ".pytest_cache"}
 
 
 class ReleaseCheckError(RuntimeError):
@@ -85,7 +87,7 @@ def tree_sha256(root: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
-        if not path.is_file() or _LITTER & set(rel.parts) or path.suffix == ".pyc":
+        if not path.is_file() or LITTER & set(rel.parts) or path.suffix == ".pyc":
             continue
         digest.update(f"{rel.as_posix()}\0{sha256_file(path)}\n".encode())
     return digest.hexdigest()

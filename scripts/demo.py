@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from itwin_mesh_export.cli import EXIT_INTERRUPTED, EXIT_SERVE
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DEST = ROOT / "build" / "demo"
 IMODEL_ID = "b80f4fc2-4dbb-42c5-bb1f-f5aace3977dc"
@@ -45,6 +47,20 @@ class DemoError(Exception):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def json_object(text: str, what: str, keys: Sequence[str], exit_code: int = 1) -> dict[str, Any]:
+    """`text` as a JSON object with `keys`, or DemoError saying what `what` printed instead."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise DemoError(f"{what} did not print a JSON object: {text.strip()[:200]!r}", exit_code)
+    missing = [key for key in keys if key not in document]
+    if missing:
+        raise DemoError(f"{what} printed a JSON object without {', '.join(missing)}", exit_code)
+    return document
 
 
 def cli_command() -> list[str]:
@@ -97,22 +113,21 @@ def _summary(proc: subprocess.Popen[str], errors: IO[str]) -> dict[str, str]:
         proc.kill()
         proc.wait()
         errors.seek(0)
-        raise DemoError(f"the local service did not start: {errors.read().strip() or 'no output'}", 12)
-    summary: dict[str, str] = json.loads(lines[0])
-    return summary
+        raise DemoError(f"the local service did not start: {errors.read().strip() or 'no output'}", EXIT_SERVE)
+    keys = ["API base URL", "Storage origin", "Client id", "Client secret", "Token endpoint"]
+    return json_object(lines[0], "the local service", keys, EXIT_SERVE)
 
 
-def run_step(args: Sequence[str], env: dict[str, str]) -> tuple[dict[str, Any], float]:
+def run_step(args: Sequence[str], env: dict[str, str], keys: Sequence[str]) -> tuple[dict[str, Any], float]:
     """Run one CLI command with --json: progress and status lines go to this terminal (stderr),
-    the JSON document comes back. A failure ends the demo with the command's exit code."""
+    the JSON document (with `keys`) comes back. A failure ends the demo with the command's exit code."""
     say(f"$ itwin-mesh-export {shlex.join(args)}")
     started = time.monotonic()
     done = subprocess.run([*cli_command(), *args, "--json"], stdout=subprocess.PIPE, text=True, env=env)
     elapsed_s = time.monotonic() - started
     if done.returncode != 0:
         raise DemoError(f"`itwin-mesh-export {args[0]}` failed with exit code {done.returncode}", done.returncode)
-    document: dict[str, Any] = json.loads(done.stdout)
-    return document, elapsed_s
+    return json_object(done.stdout, f"`itwin-mesh-export {args[0]} --json`", keys), elapsed_s
 
 
 def mib(size: int) -> str:
@@ -132,17 +147,18 @@ def demo(dest: Path | None, serve_args: Sequence[str]) -> int:
             ITWIN_CLIENT_SECRET=service["Client secret"],
             ITWIN_TOKEN_URL=service["Token endpoint"],
         )
-        export, _ = run_step(["start", IMODEL_ID], env)
+        export, _ = run_step(["start", IMODEL_ID], env, ["id", "status"])
         export_id = export["id"]
         say(f"  started export {export_id} ({export['status']})")
-        export, wait_s = run_step(["wait", export_id, "--poll-interval", "0.5", "--timeout", "120"], env)
+        wait = ["wait", export_id, "--poll-interval", "0.5", "--timeout", "120"]
+        export, wait_s = run_step(wait, env, ["status", "imodel_id"])
         say(f"  export {export_id} is {export['status']} after {wait_s:.1f} s")
         if dest is None:
             shutil.rmtree(DEFAULT_DEST, ignore_errors=True)  # the demo's own directory, from an earlier run
             dest = DEFAULT_DEST / export_id
-        result, download_s = run_step(["download", export_id, str(dest)], env)
+        result, download_s = run_step(["download", export_id, str(dest)], env, ["files", "bytes"])
         say(f"  {result['files']} files, {result['bytes']} bytes in {download_s:.1f} s")
-        verified, _ = run_step(["verify", str(dest)], env)
+        verified, _ = run_step(["verify", str(dest)], env, ["files", "bytes"])
         say(f"  {verified['files']} files match the manifest")
     total_s = time.monotonic() - started
     say()
@@ -172,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("demo interrupted", file=sys.stderr, flush=True)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ exceptions become `APIConnectionError` / `APITimeoutError` with the URL redacted
 from __future__ import annotations
 
 import platform
-import re
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import httpx
 
 from ._exceptions import APIConnectionError, APIStatusError, APITimeoutError, ResponseValidationError, make_status_error
 from ._redact import REDACTED, redact_url
+from ._redact import redact_text as scrub
 from ._retry import RETRY_POLICY_EXTENSION, RetryPolicy, retry_after_s
 from ._version import __version__
 
@@ -78,13 +78,6 @@ REQUEST_OPTIONS: ContextVar[RequestOptions | None] = ContextVar("itwin_mesh_expo
 # The last successful response of this thread or task, so a body the generated parser rejects can
 # be reported with its status and request.
 LAST_RESPONSE: ContextVar[httpx.Response | None] = ContextVar("itwin_mesh_export_last_response", default=None)
-
-_URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+")
-
-
-def scrub(text: str) -> str:
-    """`text` with every URL in it redacted (an exception message from a library, say)."""
-    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
 
 
 def status_error(response: httpx.Response) -> APIStatusError:

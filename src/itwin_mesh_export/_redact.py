@@ -8,9 +8,10 @@ Export API itself and a few harmless storage ones are kept, every other value be
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
-__all__ = ["REDACTED", "redact_url"]
+__all__ = ["REDACTED", "redact_text", "redact_url"]
 
 REDACTED = "REDACTED"
 
@@ -47,6 +48,14 @@ def redact_url(url: str) -> str:
     query = "&".join(_redact_segment(segment) for segment in parts.query.split("&") if segment)
     # A fragment may carry a token too (implicit OAuth flows): drop it.
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+_URL_IN_TEXT = re.compile(r"https?://[^\s'\"<>]+")
+
+
+def redact_text(text: str) -> str:
+    """`text` with every URL in it redacted (an exception message from a library, say)."""
+    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
 
 
 def _redact_segment(segment: str) -> str:

@@ -24,6 +24,14 @@ CLIENT_SECRET = "cli-client-secret-4d8e1a"
 COMPLETE = make_seed_exports(3, imodel_id="cli-imodel")
 INVALID = SeedExport(imodel_id="failed-imodel", status="Invalid", error="Out of memory")
 QUEUED = SeedExport(imodel_id="queued-imodel", status="Queued")  # a status no wait ends on
+# Server text that rich would read as markup: `[/]` closes nothing (MarkupError), `[bold]` is eaten.
+MARKUP = SeedExport(imodel_id="markup-imodel", id="mk[bold]x", status="[/]Odd[bold]y", export_type="3D[/]T[bold]z")
+# For the list filters: two export types, two changesets.
+FILTERED = [
+    SeedExport(imodel_id="filter-imodel", index=0, export_type="CESIUM", changeset_id="cs-a"),
+    SeedExport(imodel_id="filter-imodel", index=1, export_type="3DTiles", changeset_id="cs-a"),
+    SeedExport(imodel_id="filter-imodel", index=2, export_type="CESIUM", changeset_id="cs-b"),
+]
 SIGNATURE = re.compile(r"(?i)\b(sig|signature|key-pair-id|expires|se|st)=(?!REDACTED)[^&\s\"]+")
 
 
@@ -56,7 +64,7 @@ def assert_clean(*texts: str, debug: bool = False) -> None:
 @pytest.fixture(scope="session")
 def service() -> Iterator[LocalMeshExportService]:
     with LocalMeshExportService(
-        seed_exports=[*COMPLETE, INVALID, QUEUED],
+        seed_exports=[*COMPLETE, INVALID, QUEUED, MARKUP, *FILTERED],
         static_token=TOKEN,
         client_secret=CLIENT_SECRET,
         not_started_s=0.1,

@@ -5,6 +5,7 @@ did what it says (the export exists, the files are on disk and match the service
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from itwin_mesh_export import __version__
 from itwin_mesh_export.cli import EXIT_CODES
 from itwin_mesh_export.testing import LocalMeshExportService
-from tests.cli.conftest import CLI, COMPLETE, INVALID, QUEUED
+from tests.cli.conftest import CLI, COMPLETE, FILTERED, INVALID, MARKUP, QUEUED
 
 EXPORT_KEYS = [
     "id",
@@ -173,6 +174,103 @@ def test_wait_progress_spinner_when_forced_and_quiet_silences_it(cli: CLI) -> No
     assert f"export {export_id}: Complete" in forced.err and "\x1b[" in forced.err
     quiet = cli("--quiet", "wait", export_id, "--json")
     assert quiet.code == 0 and quiet.err == ""
+
+
+def test_server_text_prints_as_it_is_never_as_rich_markup(cli: CLI) -> None:
+    texts = [MARKUP.export_id, MARKUP.status, MARKUP.export_type]  # `[/]` and `[bold]` in each but the id
+
+    table = cli("list", "--imodel-id", MARKUP.imodel_id)
+    assert table.code == 0, table.err
+    [row] = [line for line in table.out.splitlines() if line.startswith(MARKUP.export_id)]
+    assert row.split()[:2] == texts[:2] and texts[2] in row.split()
+
+    text = cli("get", MARKUP.export_id)
+    assert text.code == 0, text.err
+    lines = dict(line.split(None, 1) for line in text.out.splitlines())
+    assert [lines["id"], lines["status"], lines["export_type"]] == texts
+
+    # the spinner's text on stderr (a status no wait ends on: it times out, exit 7)
+    waited = cli("wait", MARKUP.export_id, "--progress", "--timeout", "0.3", "--poll-interval", "0.1")
+    assert waited.code == 7 and "MarkupError" not in waited.err, waited.err
+    assert f"export {MARKUP.export_id}: {MARKUP.status}" in waited.err
+
+
+def test_start_sends_tiler_config_values_as_booleans_numbers_and_text(cli: CLI, svc: LocalMeshExportService) -> None:
+    options = ["size=1024", "ratio=0.5", "draco=TRUE", "flat=false", "name=abc", "huge=1e999", "version=1.2.3"]
+    args = [arg for option in options for arg in ("--tiler-config", option)]
+    started = cli("start", "tiler-imodel", *args, "--json")
+    assert started.code == 0, started.err
+    view = svc.exports.view(started.json()["id"])
+    assert view is not None and view.record.tiler_config is not None
+    sent = [(item["key"], type(item["value"]), item["value"]) for item in view.record.tiler_config]
+    assert sent == [
+        ("size", int, 1024),
+        ("ratio", float, 0.5),
+        ("draco", bool, True),
+        ("flat", bool, False),
+        ("name", str, "abc"),
+        ("huge", str, "1e999"),  # not a finite number: sent as written
+        ("version", str, "1.2.3"),
+    ]
+
+
+def test_start_sends_the_changeset_and_the_export_type(cli: CLI, svc: LocalMeshExportService) -> None:
+    started = cli("start", "typed-imodel", "--changeset-id", "cs-42", "--export-type", "CESIUM", "--json")
+    assert started.code == 0, started.err
+    export = started.json()
+    assert (export["changeset_id"], export["export_type"]) == ("cs-42", "CESIUM")
+    view = svc.exports.view(export["id"])
+    assert view is not None and (view.record.changeset_id, view.record.export_type) == ("cs-42", "CESIUM")
+
+
+def test_list_filters_by_export_type_and_changeset_at_the_service(cli: CLI) -> None:
+    def listed(*options: str) -> set[str]:
+        result = cli("list", "--imodel-id", "filter-imodel", *options, "--json")
+        assert result.code == 0, result.err
+        return {export["id"] for export in result.json()}
+
+    cesium_a, tiles_a, cesium_b = (seed.export_id for seed in FILTERED)
+    assert listed() == {cesium_a, tiles_a, cesium_b}
+    assert listed("--export-type", "CESIUM") == {cesium_a, cesium_b}
+    assert listed("--changeset-id", "cs-a") == {cesium_a, tiles_a}
+    assert listed("--changeset-id", "cs-b", "--export-type", "CESIUM") == {cesium_b}
+
+
+def test_download_cdn_fetches_every_file_from_the_cdn(cli: CLI, svc: LocalMeshExportService, tmp_path: Path) -> None:
+    export_id = COMPLETE[0].export_id
+    result = cli("download", export_id, str(tmp_path), "--cdn", "--json")
+    assert result.code == 0, result.err
+    origins = [r.origin for r in svc.requests if r.origin != "api"]
+    assert len(origins) >= len(svc.export_files(export_id)) and set(origins) == {"cdn"}
+    assert on_disk(tmp_path) == served(svc, export_id)
+
+
+def test_download_fsync_makes_every_file_durable(
+    cli: CLI, svc: LocalMeshExportService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export_id = COMPLETE[0].export_id
+    calls: list[int] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        calls.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    assert cli("download", export_id, str(tmp_path / "plain"), "--json").code == 0
+    plain = len(calls)
+    calls.clear()
+    assert cli("download", export_id, str(tmp_path / "durable"), "--fsync", "--json").code == 0
+    assert len(calls) >= plain + len(svc.export_files(export_id))
+
+
+def test_no_progress_draws_no_bar_even_on_a_terminal(cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich: stderr is a terminal, so bars are the default
+    export_id = COMPLETE[1].export_id
+    default = cli("download", export_id, str(tmp_path / "a"), "--json")
+    assert default.code == 0 and "\x1b[" in default.err
+    off = cli("download", export_id, str(tmp_path / "b"), "--no-progress", "--json")
+    assert (off.code, off.err) == (0, "")
 
 
 def test_start_reuse_returns_the_existing_export(cli: CLI) -> None:

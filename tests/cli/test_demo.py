@@ -3,15 +3,19 @@ local service on fresh ports, and the service stopped afterwards, also when a st
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
 
+from itwin_mesh_export.cli import EXIT_SERVE
 from tests.conftest import ROOT
 
 DEMO = [sys.executable, str(ROOT / "scripts" / "demo.py")]
@@ -63,3 +67,37 @@ def test_a_failed_step_ends_the_demo_with_its_exit_code_and_still_stops_the_serv
     assert "Traceback" not in done.stderr
     assert "local service stopped" in done.stdout
     assert_stopped(api_url(done.stdout))
+
+
+def load_demo() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("demo_script", ROOT / "scripts" / "demo.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def printing(text: str) -> list[str]:
+    """A stand-in for the CLI that prints `text` whatever it is asked."""
+    return [sys.executable, "-c", f"print({text!r})"]
+
+
+def test_output_that_is_not_the_expected_json_is_a_demo_error_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo = load_demo()
+    monkeypatch.setattr(demo, "cli_command", lambda: printing("not json"))
+    assert demo.main(["--dest", str(tmp_path)]) == EXIT_SERVE
+    err = capsys.readouterr().err
+    assert err == "demo failed: the local service did not print a JSON object: 'not json'\n"
+
+    env = dict(os.environ)
+    with pytest.raises(demo.DemoError, match="`itwin-mesh-export start --json` did not print a JSON object") as bad:
+        demo.run_step(["start", IMODEL_ID], env, ["id"])
+    assert bad.value.exit_code == 1
+    monkeypatch.setattr(demo, "cli_command", lambda: printing('{"status": "NotStarted"}'))
+    with pytest.raises(demo.DemoError, match=r"printed a JSON object without id$"):
+        demo.run_step(["start", IMODEL_ID], env, ["id", "status"])
+    monkeypatch.setattr(demo, "cli_command", lambda: printing("[1, 2]"))
+    with pytest.raises(demo.DemoError, match="did not print a JSON object"):
+        demo.run_step(["start", IMODEL_ID], env, ["id"])

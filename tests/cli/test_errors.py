@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ DOCUMENTED = {
     "EXIT_API": 11,
     "EXIT_SERVE": 12,
     "EXIT_INTERRUPTED": 130,
+    "EXIT_BROKEN_PIPE": 141,
 }
 
 
@@ -149,6 +151,18 @@ def test_bad_arguments_are_2(cli: CLI, args: list[str], message: str) -> None:
     assert result.error_line.startswith(message), result.error_line
 
 
+def test_reuse_with_tiler_config_is_2_before_credentials_or_any_request(
+    cli: CLI, svc: LocalMeshExportService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = "error: --reuse finds exports by iModel, changeset and type: drop --tiler-config"
+    result = cli("start", "m", "--reuse", "--tiler-config", "a=1")
+    assert (result.code, result.error_line) == (2, message)
+    assert svc.requests == []
+    monkeypatch.delenv("ITWIN_ACCESS_TOKEN")
+    without_credentials = cli("start", "m", "--reuse", "--tiler-config", "a=1")
+    assert (without_credentials.code, without_credentials.error_line) == (2, message)
+
+
 def test_no_credentials_is_2(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ITWIN_ACCESS_TOKEN")
     result = cli("list")
@@ -211,3 +225,52 @@ def test_library_warnings_are_warning_lines_and_quiet_drops_them(cli: CLI) -> No
     assert f"export {QUEUED.export_id}: Queued" in before
     quiet = cli("--quiet", "wait", QUEUED.export_id, "--timeout", "0.3", "--poll-interval", "0.1")
     assert quiet.code == 7 and quiet.error_line.startswith("error: ")
+
+
+def test_ctrl_c_during_a_download_is_130_and_a_rerun_resumes(
+    cli: CLI, svc: LocalMeshExportService, tmp_path: Path
+) -> None:
+    export_id = COMPLETE[0].export_id
+    svc.faults.add(Fault.delay("storage", 2, path="*/tiles/1/*", times=None))  # a download under way
+    env = {"ITWIN_MESH_EXPORT_BASE_URL": svc.api_url, "ITWIN_ACCESS_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-m", "itwin_mesh_export.cli", "download", export_id, str(tmp_path)]
+    command += ["--concurrency", "1"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(r.origin == "storage" and r.path.endswith(".glb") for r in svc.requests):
+            assert proc.poll() is None and time.monotonic() < deadline, "the download did not start"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert err == "error: interrupted: the files on disk are kept, run the same command to resume\n" and out == ""
+    svc.faults.clear()
+    again = cli("download", export_id, str(tmp_path), "--json")
+    assert again.code == 0 and again.json()["files_skipped"] > 0
+
+
+@pytest.mark.parametrize("args", [["list", "--json"], ["list"], ["get", COMPLETE[0].export_id]])
+def test_a_reader_that_stops_reading_is_a_quiet_141(svc: LocalMeshExportService, args: list[str]) -> None:
+    """`itwin-mesh-export list --json | head -c0`: stdout closed before anything is written."""
+    env = {"ITWIN_MESH_EXPORT_BASE_URL": svc.api_url, "ITWIN_ACCESS_TOKEN": TOKEN, "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-m", "itwin_mesh_export.cli", *args]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before the command has printed anything
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (_errors.EXIT_BROKEN_PIPE, "")
+    assert _errors.EXIT_BROKEN_PIPE == 128 + signal.SIGPIPE
+
+
+def test_an_os_error_is_9_only_in_download_and_verify() -> None:
+    for command in ("download", "verify"):
+        code, message = _errors.failure(PermissionError(13, "Permission denied"), command)
+        assert (code, message) == (9, "cannot read or write files: [Errno 13] Permission denied")
+    for command in ("list", "get", None):
+        code, message = _errors.failure(OSError(28, "No space left on device"), command)
+        assert code == 1 and message.startswith("unexpected OSError: [Errno 28] No space left on device"), message

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from generator.generate import OUTPUT, PACKAGE, compare_trees, generate
+from release.versions import tree_sha256
 from tests.conftest import ROOT, SPEC_PATH
 
 
@@ -119,3 +120,17 @@ def test_generated_package_passes_mypy_strict() -> None:
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_tool_caches_are_ignored_alike_by_the_check_and_by_the_release_hash(tmp_path: Path) -> None:
+    clean, littered = tmp_path / "clean", tmp_path / "littered"
+    for root in (clean, littered):
+        (root / "models").mkdir(parents=True)
+        (root / "models" / "export.py").write_text("x = 1\n", encoding="utf-8")
+    for cache in (".ruff_cache", "__pycache__", ".mypy_cache", ".pytest_cache"):
+        (littered / "models" / cache).mkdir()
+        (littered / "models" / cache / "entry").write_bytes(b"cached")
+    assert compare_trees(clean, littered) == []
+    assert tree_sha256(clean) == tree_sha256(littered)
+    (littered / "models" / "stray.py").write_text("", encoding="utf-8")  # a real file still counts for both
+    assert compare_trees(clean, littered) != [] and tree_sha256(clean) != tree_sha256(littered)

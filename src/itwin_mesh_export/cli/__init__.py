@@ -9,6 +9,6 @@
 """
 
 from ._app import cli, main
-from ._errors import EXIT_CODES
+from ._errors import EXIT_CODES, EXIT_INTERRUPTED, EXIT_SERVE
 
-__all__ = ["EXIT_CODES", "cli", "main"]
+__all__ = ["EXIT_CODES", "EXIT_INTERRUPTED", "EXIT_SERVE", "cli", "main"]

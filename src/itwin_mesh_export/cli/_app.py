@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import os
 import sys
 import time
 import traceback
@@ -29,7 +30,17 @@ from .._logging import logger
 from .._manifest import verify_download
 from .._version import __version__
 from .._waiting import DEFAULT_POLL_INTERVAL_S, DEFAULT_WAIT_TIMEOUT_S
-from ._errors import EXIT_CODES, EXIT_INTERRUPTED, EXIT_SERVE, EXIT_USAGE, CLIError, failure, redact, scrub
+from ._errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_CODES,
+    EXIT_INTERRUPTED,
+    EXIT_SERVE,
+    EXIT_USAGE,
+    CLIError,
+    failure,
+    redact,
+    scrub,
+)
 from ._output import (
     delete_json,
     download_json,
@@ -58,15 +69,38 @@ _EPILOG += (
 )
 
 
+class _StdoutConsole(Console):
+    def on_broken_pipe(self) -> None:
+        """Not rich's own exit (code 1): the command's quiet exit (`_Group.invoke`, `main`)."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def _stdout() -> Console:
+    """stdout. No markup: what it prints (ids, statuses, export types) is the server's text, and
+    `[/]` or `[bold]` in it must print as it is."""
     terminal = sys.stdout.isatty()
-    return Console(file=sys.stdout, width=None if terminal else _NOT_A_TERMINAL_WIDTH, highlight=False)
+    width = None if terminal else _NOT_A_TERMINAL_WIDTH
+    return _StdoutConsole(file=sys.stdout, width=width, highlight=False, markup=False)
 
 
 def _stderr(progress: bool | None) -> tuple[Console, bool]:
-    """The stderr console, and whether to draw bars on it (a terminal, or forced)."""
-    console = Console(stderr=True, force_terminal=True if progress else None, highlight=False)
+    """The stderr console (no markup, as stdout), and whether to draw bars on it (a terminal, or forced)."""
+    console = Console(stderr=True, force_terminal=True if progress else None, highlight=False, markup=False)
     return console, progress if progress is not None else console.is_terminal
+
+
+def _stdout_closed() -> None:
+    """stdout's reader has gone (`list --json | head`): point stdout at os.devnull, so that what
+    is still buffered, and Python's flush at exit, go nowhere instead of failing again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError):  # a stdout without a file descriptor (embedded, captured): nothing to flush
+        pass
 
 
 class _StderrHandler(logging.Handler):
@@ -103,9 +137,12 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:  # stdout's reader left: nothing to say, and nowhere to say it
+            _stdout_closed()
+            ctx.exit(EXIT_BROKEN_PIPE)
         except Exception as exc:
             settings = ctx.find_object(Settings) or Settings()
-            code, message = failure(exc)
+            code, message = failure(exc, ctx.invoked_subcommand)
             if settings.debug:
                 click.echo(redact(traceback.format_exc(), settings.secrets()).rstrip("\n"), err=True)
             click.echo(f"error: {scrub(message, settings.secrets())}", err=True)
@@ -263,10 +300,10 @@ def start(
     as_json: bool,
 ) -> None:
     """Start an export of an iModel (prints the new export)."""
+    if reuse and tiler_config:  # a usage error: before credentials are looked for or a client is built
+        raise CLIError(EXIT_USAGE, "--reuse finds exports by iModel, changeset and type: drop --tiler-config")
     with settings.client() as client:
         if reuse:
-            if tiler_config:
-                raise CLIError(EXIT_USAGE, "--reuse finds exports by iModel, changeset and type: drop --tiler-config")
             export = client.ensure_export(imodel_id, changeset_id, export_type)
         else:
             export = client.start_export(imodel_id, changeset_id, export_type, tiler_config)
@@ -422,6 +459,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The console script: run the command, return its exit code. Usage errors are one line too."""
     try:
         result = cli.main(args=list(argv) if argv is not None else None, prog_name=PROG, standalone_mode=False)
+        sys.stdout.flush()  # here, not at exit: a reader that left is then a quiet exit, not a warning
+    except BrokenPipeError:
+        _stdout_closed()
+        return EXIT_BROKEN_PIPE
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else PROG
         click.echo(f"error: {exc.format_message()} (see '{where} --help')", err=True)

@@ -7,7 +7,6 @@ tool", and `itwin-mesh-export --help`); tests pin every row.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from .._exceptions import (
@@ -25,11 +24,12 @@ from .._exceptions import (
     StorageError,
     WaitTimeoutError,
 )
-from .._redact import REDACTED, redact_url
+from .._redact import REDACTED, redact_text
 
 __all__ = [
     "EXIT_API",
     "EXIT_AUTH",
+    "EXIT_BROKEN_PIPE",
     "EXIT_CODES",
     "EXIT_CONNECTION",
     "EXIT_DOWNLOAD",
@@ -63,6 +63,11 @@ EXIT_CONNECTION = 10
 EXIT_API = 11
 EXIT_SERVE = 12
 EXIT_INTERRUPTED = 130
+# stdout's reader went away (`list --json | head`): 128 + SIGPIPE (13), what a shell reports for a
+# program that SIGPIPE ended, as 130 is 128 + SIGINT. Nothing is printed.
+EXIT_BROKEN_PIPE = 141
+# The commands whose own files an OSError is about (the download's, the manifest's): exit 9.
+FILE_COMMANDS = frozenset({"download", "verify"})
 
 # code -> meaning, in the order the help and the README show them.
 EXIT_CODES: dict[int, str] = {
@@ -80,9 +85,8 @@ EXIT_CODES: dict[int, str] = {
     EXIT_API: "any other API error (400, 409, 422, 5xx after retries, a malformed response)",
     EXIT_SERVE: "serve: the local service could not start (port in use, 'server' extra missing)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+    EXIT_BROKEN_PIPE: "stdout closed before all output was written (`list --json` piped into `head`)",
 }
-
-_URL = re.compile(r"https?://[^\s'\"<>]+")
 
 
 class CLIError(Exception):
@@ -97,7 +101,7 @@ class CLIError(Exception):
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Every URL redacted and every known secret hidden (defence in depth: the package's own
     messages are redacted already, but an unexpected error's, or a traceback, may not be)."""
-    text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+    text = redact_text(text)
     for secret in secrets:
         if secret:
             text = text.replace(secret, REDACTED)
@@ -109,8 +113,9 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     return " ".join(redact(text, secrets).split())
 
 
-def failure(exc: BaseException) -> tuple[int, str]:
-    """The exit code and the message (without the `error: ` prefix) for an exception."""
+def failure(exc: BaseException, command: str | None = None) -> tuple[int, str]:
+    """The exit code and the message (without the `error: ` prefix) for an exception raised by
+    the subcommand `command`."""
     if isinstance(exc, CLIError):
         return exc.exit_code, exc.message
     if isinstance(exc, ExportNotCompleteError):
@@ -141,6 +146,6 @@ def failure(exc: BaseException) -> tuple[int, str]:
         return EXIT_USAGE, str(exc)
     if isinstance(exc, MeshExportError):
         return EXIT_UNEXPECTED, str(exc)
-    if isinstance(exc, OSError):
+    if isinstance(exc, OSError) and command in FILE_COMMANDS:
         return EXIT_DOWNLOAD, f"cannot read or write files: {exc}"
     return EXIT_UNEXPECTED, f"unexpected {type(exc).__name__}: {exc} (a bug; --debug shows the traceback)"

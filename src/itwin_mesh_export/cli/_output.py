@@ -22,7 +22,6 @@ from .._download_plan import DownloadResult
 from .._models import Export, mesh_href
 
 __all__ = [
-    "EXPORT_KEYS",
     "delete_json",
     "download_json",
     "export_json",
@@ -31,18 +30,6 @@ __all__ = [
     "print_json",
     "verify_json",
 ]
-
-EXPORT_KEYS = (
-    "id",
-    "display_name",
-    "status",
-    "imodel_id",
-    "changeset_id",
-    "export_type",
-    "last_modified",
-    "error",
-    "mesh_url",
-)
 
 
 def _last_modified(export: Export) -> str:
@@ -58,7 +45,7 @@ def _unsigned(href: str | None) -> str | None:
 
 
 def export_json(export: Export) -> dict[str, Any]:
-    """One export: the keys of EXPORT_KEYS, in that order."""
+    """One export, with the keys (in this order) the README documents and tests/cli pins."""
     request = export.request
     return {
         "id": export.id,

@@ -8,7 +8,6 @@ runs hold no control codes. `--quiet` silences both.
 
 from __future__ import annotations
 
-import threading
 from types import TracebackType
 from typing import Self
 
@@ -41,7 +40,7 @@ class WaitDisplay:
         self._progress = (
             Progress(
                 SpinnerColumn(),
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),  # the server's status, as it is
                 TimeElapsedColumn(),
                 console=console,
                 transient=False,
@@ -73,8 +72,8 @@ class WaitDisplay:
 
 class DownloadDisplay:
     """`on_progress` for a download: bytes done / total, speed, files done / total, time left.
-    The downloader calls it one call at a time from worker threads; rich's Progress is
-    thread-safe, and a lock keeps the task's total from moving backwards between calls."""
+    The downloader calls it from worker threads but one call at a time, under the lock that
+    guards its counters (`DownloadPlan._emit`), so the snapshots arrive in order: no lock here."""
 
     def __init__(self, console: Console, *, bar: bool, quiet: bool) -> None:
         self._progress = (
@@ -83,7 +82,7 @@ class DownloadDisplay:
                 BarColumn(),
                 DownloadColumn(),
                 TransferSpeedColumn(),
-                TextColumn("{task.fields[files]}"),
+                TextColumn("{task.fields[files]}", markup=False),
                 TimeRemainingColumn(),
                 console=console,
                 transient=False,
@@ -92,7 +91,6 @@ class DownloadDisplay:
             else None
         )
         self._task: TaskID | None = None
-        self._lock = threading.Lock()
 
     def __enter__(self) -> Self:
         if self._progress is not None:
@@ -104,13 +102,12 @@ class DownloadDisplay:
         if self._progress is None or self._task is None:
             return
         more = "" if progress.totals_final else "+"
-        with self._lock:
-            self._progress.update(
-                self._task,
-                completed=progress.bytes_done,
-                total=progress.bytes_total or None,
-                files=f"{progress.files_done}/{progress.files_total}{more} files",
-            )
+        self._progress.update(
+            self._task,
+            completed=progress.bytes_done,
+            total=progress.bytes_total or None,
+            files=f"{progress.files_done}/{progress.files_total}{more} files",
+        )
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
