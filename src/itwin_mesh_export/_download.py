@@ -64,7 +64,7 @@ from ._download_retry import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER_S, Ret
 from ._exceptions import DownloadError, InvalidArgumentError
 from ._http_client import CookielessAsyncClient, CookielessClient
 from ._httpx_log import install_httpx_log_redaction
-from ._manifest import Journal, load_records, write_manifest
+from ._manifest import Journal, load_records, target_directory, write_manifest
 from ._partial_file import leftover_keys
 from ._storage_link import STATE_DIR_NAME, StorageLink
 from ._tileset import TilesetLimits
@@ -121,6 +121,7 @@ def download_tileset(
     the bytes on disk are kept, and running again resumes.
     """
     _check_client(http_client, transport)
+    _check_callables(refresh_href=refresh_href, on_progress=on_progress, sleep=sleep)
     session = _Session.open(
         mesh_href,
         dest,
@@ -164,6 +165,7 @@ async def download_tileset_async(
     with an async `refresh_href`, client, transport and `sleep`. `on_progress` is called on the
     event loop."""
     _check_client(http_client, transport)
+    _check_callables(refresh_href=refresh_href, on_progress=on_progress, sleep=sleep)
     session = await anyio.to_thread.run_sync(
         lambda: _Session.open(
             mesh_href,
@@ -401,40 +403,42 @@ class _Session:
             raise InvalidArgumentError(
                 f"concurrency must be an integer from 1 to {MAX_CONCURRENCY}, got {concurrency!r}"
             )
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise InvalidArgumentError(f"max_retries must be an integer >= 0, got {max_retries!r}")
-        if not max_retry_after_s >= 0:
-            raise InvalidArgumentError(f"max_retry_after_s must be >= 0, got {max_retry_after_s!r}")
+        policy = RetryPolicy(max_retries=max_retries, max_retry_after_s=max_retry_after_s)  # checks them
+        if limits is not None and not isinstance(limits, TilesetLimits):
+            raise InvalidArgumentError(f"limits must be a TilesetLimits or None, got {type(limits).__name__}")
         link = StorageLink.parse(mesh_href)
-        root = Path(dest)
+        root = target_directory(dest)
         state_dir = root / STATE_DIR_NAME
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DownloadError(f"cannot create the target directory {root}: {exc.strerror or exc}") from exc
         lock = _lock_directory(state_dir / LOCK_NAME, root)
+        journal = Journal(state_dir, source=link.source)
         try:
-            records = load_records(root, state_dir, source=link.source)
-            leftovers = leftover_keys(state_dir)  # under the lock: no one else adds any now
-            journal = Journal(state_dir, source=link.source)
-            journal.open(keep=records.journal_matches)
-        except OSError as exc:
+            try:
+                records = load_records(root, state_dir, source=link.source)
+                leftovers = leftover_keys(state_dir)  # under the lock: no one else adds any now
+                journal.open(keep=records.journal_matches)
+            except OSError as exc:
+                raise DownloadError(f"cannot open the download's state in {state_dir}: {exc.strerror or exc}") from exc
+            plan = DownloadPlan(
+                link=link,
+                dest=root,
+                limits=limits or TilesetLimits(),
+                records=records.entries,
+                unverified=records.unverified,
+                can_refresh=refresh,
+                on_progress=on_progress,
+            )
+        except BaseException:  # whatever it is (^C included), the directory is not left locked
+            journal.close()
             if lock is not None:
                 lock.close()
-            raise DownloadError(f"cannot open the download's state in {state_dir}: {exc.strerror or exc}") from exc
-        plan = DownloadPlan(
-            link=link,
-            dest=root,
-            limits=limits or TilesetLimits(),
-            records=records.entries,
-            unverified=records.unverified,
-            can_refresh=refresh,
-            on_progress=on_progress,
-        )
+            raise
         logger.info(
             "downloading the tileset of %s into %s (%d known complete files)", link.source, root, len(records.entries)
         )
-        policy = RetryPolicy(max_retries=max_retries, max_retry_after_s=max_retry_after_s)
         return cls(
             dest=root,
             state_dir=state_dir,
@@ -516,6 +520,12 @@ def _check_client(http_client: httpx.Client | httpx.AsyncClient | None, transpor
             "the storage client must not carry credentials: the storage link is signed, and the API's token "
             "must never reach the storage host (pass a client without auth)"
         )
+
+
+def _check_callables(**arguments: object) -> None:
+    for name, value in arguments.items():
+        if value is not None and not callable(value):
+            raise InvalidArgumentError(f"{name} must be callable or None, got {type(value).__name__}")
 
 
 def _pool_limits(concurrency: int) -> httpx.Limits:

@@ -60,7 +60,8 @@ class DownloadResult:
     files: tuple[ManifestEntry, ...]
     """Every file of the tileset, sorted by path (the manifest's entries)."""
     files_downloaded: int
-    """Files fetched (wholly or partly) by this run; the others were already complete on disk."""
+    """Files fetched (wholly or partly) by this run, or finished from bytes an earlier run had
+    fetched but not yet put in place; the others (`files_skipped`) were already complete on disk."""
     files_skipped: int
     bytes_downloaded: int
     link_refreshes: int
@@ -87,8 +88,7 @@ class FileJob:
 class FileOutcome:
     entry: ManifestEntry
     references: list[Reference] = field(default_factory=list)
-    skipped: bool = False
-    downloaded: bool = False
+    skipped: bool = False  # already complete on disk; any other finished file counts as downloaded
 
 
 class DownloadPlan:
@@ -113,19 +113,20 @@ class DownloadPlan:
         self._can_refresh = can_refresh
         self._on_progress = on_progress
         self._lock = threading.Lock()
+        # Known files by casefolded path: two spellings of one name are one file on a
+        # case-insensitive disk (Windows, macOS), so they may not be two files of the tileset.
         self._jobs: dict[str, FileJob] = {}
         self._ready: deque[FileJob] = deque()
         self._in_flight = 0  # files handed to a worker and not finished yet
         self._tileset_edges: dict[str, set[str]] = {}
-        self._directories: set[str] = set()
+        self._directories: set[str] = set()  # casefolded, as the keys of `_jobs`
         self._finished: dict[str, ManifestEntry] = {}
         self._unread = 0  # tileset and glTF files not read yet
         self._unknown_sizes = 0
         self._bytes_done = 0
         self._bytes_total = 0
         self._bytes_downloaded = 0
-        self._files_downloaded = 0
-        self._files_skipped = 0
+        self._files_skipped = 0  # the others of `_finished` were downloaded: one counter, not two
         self.refreshes = 0
         self._add_job(ROOT_TILESET, KIND_TILESET, depth=0)
 
@@ -184,8 +185,6 @@ class DownloadPlan:
                 self._unread -= 1
             if outcome.skipped:
                 self._files_skipped += 1
-            if outcome.downloaded:
-                self._files_downloaded += 1
             self._set_size(job, outcome.entry.size)
             self._bytes_done += outcome.entry.size - job.done_bytes
             job.done_bytes = outcome.entry.size
@@ -195,10 +194,15 @@ class DownloadPlan:
     def _add_file(self, parent: FileJob, path: str, kind: str, uri: str) -> bool:
         """Queue the file a reference of `parent` names (resolved to `path`), unless it is known
         already. Under the lock. Returns whether it was queued."""
-        is_tileset_edge = kind == KIND_TILESET and parent.kind == KIND_TILESET
-        if is_tileset_edge:
+        known = self._jobs.get(path.casefold())
+        if known is not None and known.path != path:
+            raise UnsafeTilesetError(
+                f"{parent.path} references {path}, and the tileset references {known.path} too: "
+                "names that differ only in case are one file on case-insensitive disks",
+                uri=uri,
+            )
+        if kind == KIND_TILESET and parent.kind == KIND_TILESET:
             self._check_cycle(parent.path, path, uri)
-        known = self._jobs.get(path)
         if known is not None:
             return False
         depth = parent.depth + 1 if kind == KIND_TILESET else parent.depth
@@ -221,8 +225,8 @@ class DownloadPlan:
 
     def _add_job(self, path: str, kind: str, depth: int) -> None:
         job = FileJob(path, kind, depth)
-        self._jobs[path] = job
-        self._directories.update(_parents(path))
+        self._jobs[path.casefold()] = job
+        self._directories.update(_parents(path.casefold()))
         self._ready.append(job)
         self._unknown_sizes += 1
         if kind != KIND_PLAIN:
@@ -232,7 +236,7 @@ class DownloadPlan:
         """Refuse an external-tileset edge that closes a loop (3D Tiles forbids them; followed,
         they would never end). Only an edge to an already known tileset can close one."""
         edges = self._tileset_edges
-        if child == parent or (child in self._jobs and self._reaches(child, parent)):
+        if child == parent or (child.casefold() in self._jobs and self._reaches(child, parent)):
             raise UnsafeTilesetError(
                 f"{parent} references the external tileset {child}, which leads back to {parent}: "
                 "a cycle of external tilesets",
@@ -252,12 +256,13 @@ class DownloadPlan:
         return False
 
     def _check_file_or_directory(self, parent: str, path: str, uri: str) -> None:
-        for prefix in _parents(path):
+        folded = path.casefold()
+        for prefix in _parents(folded):
             if prefix in self._jobs:
                 raise UnsafeTilesetError(
-                    f"{parent} references {path}, but {prefix} is a file of the tileset too", uri=uri
+                    f"{parent} references {path}, but {self._jobs[prefix].path} is a file of the tileset too", uri=uri
                 )
-        if path in self._directories:
+        if folded in self._directories:
             raise UnsafeTilesetError(
                 f"{parent} references {path}, but other files of the tileset are inside it", uri=uri
             )
@@ -300,7 +305,7 @@ class DownloadPlan:
                 )
             return True
 
-    def install_link(self, href: object) -> StorageLink:
+    def install_link(self, href: object) -> None:
         try:
             link = StorageLink.parse(href if isinstance(href, str) else "", generation=self._link.generation + 1)
         except InvalidArgumentError as exc:
@@ -312,7 +317,6 @@ class DownloadPlan:
             self._link_confirmed = False
             self.refreshes += 1
         logger.info("storage link refreshed (refresh %d) for %s", self.refreshes, link.source)
-        return link
 
     # -- progress -----------------------------------------------------------------------------
 
@@ -371,7 +375,7 @@ class DownloadPlan:
         """The completeness check: every file the tileset references is on disk with the size it
         was downloaded with. Returns the entries; raises IncompleteDownloadError otherwise."""
         missing = []
-        for path in sorted(self._jobs):
+        for path in sorted(job.path for job in self._jobs.values()):
             entry = self._finished.get(path)
             try:
                 ok = entry is not None and local_path(self.dest, path).stat().st_size == entry.size
@@ -393,7 +397,7 @@ class DownloadPlan:
             dest=self.dest,
             manifest_path=manifest_path,
             files=tuple(entries),
-            files_downloaded=self._files_downloaded,
+            files_downloaded=len(self._finished) - self._files_skipped,
             files_skipped=self._files_skipped,
             bytes_downloaded=self._bytes_downloaded,
             link_refreshes=self.refreshes,

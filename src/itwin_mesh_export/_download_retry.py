@@ -1,54 +1,49 @@
 """How long a file download waits before trying again, and when it gives up.
 
-The storage (Azure Blob, or a CDN) is not the API, so this policy is the downloader's own: a
-failed attempt that wrote no new byte counts against `max_retries`; one that made progress resets
-the count, so a flaky connection that keeps delivering finishes a large file.
+The storage (Azure Blob, or a CDN) is not the API, but the waits are the API client's
+(`_retry`): the same backoff (0.5 s, 1 s, 2 s ... up to 8 s, up to half taken off at random), the
+same reading of `Retry-After`/`retry-after-ms`, the same 60 s cap by default. What differs is
+when to stop: a failed attempt that wrote no new byte counts against `max_retries`; one that made
+progress resets the count, so a flaky connection that keeps delivering finishes a large file.
+Which statuses are retried is `_partial_file.judge_response`'s decision.
 """
 
 from __future__ import annotations
 
+import math
 import random
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ._retry import retry_after_s
+from . import _retry
+from ._exceptions import InvalidArgumentError
 
-__all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "parse_retry_after_s"]
+__all__ = ["DEFAULT_MAX_RETRIES", "DEFAULT_MAX_RETRY_AFTER_S", "RetryPolicy"]
 
-# Statuses worth another attempt: timeouts, throttling and server-side failures. Azure Blob
-# answers 503 ServerBusy and 500 OperationTimedOut; CDNs answer 502/504 when the origin stalls.
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-# First backoff (s), its growth cap (s): 0.5, 1, 2, 4, 8, 8 ... with jitter in [50%, 100%].
-BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 8.0
 # Default number of attempts in a row that may fail without progress, after the first one.
 DEFAULT_MAX_RETRIES = 5
-# A Retry-After longer than this is not slept through silently: the file fails instead.
-DEFAULT_MAX_RETRY_AFTER_S = 60.0
+# A Retry-After longer than this is not slept through: the file fails instead.
+DEFAULT_MAX_RETRY_AFTER_S = _retry.RETRY_AFTER_CAP_S
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Backoff schedule for one file's attempts. `random` is injectable for reproducible tests."""
+    """Backoff schedule for one file's attempts. `random` is injectable for reproducible tests.
+    Raises InvalidArgumentError for a bad value, as `_retry.RetryPolicy` does."""
 
     max_retries: int = DEFAULT_MAX_RETRIES
     max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S
     random: Callable[[], float] = random.random
+    _backoff: _retry.RetryPolicy = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
+            raise InvalidArgumentError(f"max_retries must be an integer >= 0, got {self.max_retries!r}")
+        value = self.max_retry_after_s
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            raise InvalidArgumentError(f"max_retry_after_s must be a finite number >= 0, got {value!r}")
+        object.__setattr__(self, "_backoff", _retry.RetryPolicy(random=self.random))
 
     def backoff_s(self, failures: int) -> float:
         """The pause before the next attempt after `failures` failed attempts in a row (>= 1)."""
-        ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** max(0, failures - 1))
-        return ceiling * (0.5 + self.random() / 2)
-
-
-def parse_retry_after_s(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), or None when
-    absent or unreadable. Never negative.
-
-    Read exactly as the API client reads it (`_retry.retry_after_s`, one rule for both): a
-    negative or non-finite number of seconds is unreadable, so the backoff applies, where reading
-    it as 0 would retry at once against a storage that is throttling; a date in the past means now."""
-    if value is None:
-        return None
-    return retry_after_s({"retry-after": value}, now())
+        return self._backoff.backoff_s(failures)

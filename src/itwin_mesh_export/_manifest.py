@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._exceptions import DownloadError, IncompleteDownloadError
-from ._storage_link import MANIFEST_NAME, ROOT_TILESET
+from ._exceptions import DownloadError, IncompleteDownloadError, InvalidArgumentError
+from ._storage_link import MANIFEST_NAME, ROOT_TILESET, path_problem
 
 __all__ = [
     "Journal",
@@ -46,6 +46,7 @@ __all__ = [
     "boot_id",
     "load_records",
     "read_manifest",
+    "target_directory",
     "verify_download",
     "write_manifest",
 ]
@@ -77,6 +78,20 @@ def local_name(dest: str | Path, path: str) -> str:
     return os.path.join(dest, *path.split("/"))
 
 
+def target_directory(dest: object) -> Path:
+    """The caller's target directory as a Path. Raises InvalidArgumentError for anything that
+    cannot name a directory (not a str or os.PathLike of str, a NUL character)."""
+    try:
+        if not isinstance(dest, str | os.PathLike):
+            raise TypeError
+        root = Path(dest)
+    except TypeError:
+        raise InvalidArgumentError(f"dest must be a str or os.PathLike path, got {type(dest).__name__}") from None
+    if "\x00" in str(root):
+        raise InvalidArgumentError(f"dest contains a NUL character: {str(root)!r}")
+    return root
+
+
 def local_path(dest: Path, path: str) -> Path:
     return Path(local_name(dest, path))
 
@@ -98,18 +113,12 @@ def forget(dest: Path, path: str) -> None:
         logger.warning("could not remove %s after refusing its contents", path)
 
 
-def sha256_file(path: Path, *, limit: int | None = None) -> str:
-    """SHA-256 (hex) of a file, or of its first `limit` bytes."""
+def sha256_file(path: Path) -> str:
+    """SHA-256 (hex) of a file. Raises OSError when it cannot be read."""
     digest = hashlib.sha256()
-    remaining = limit
     with path.open("rb") as f:
-        while remaining is None or remaining > 0:
-            chunk = f.read(_HASH_CHUNK_BYTES if remaining is None else min(_HASH_CHUNK_BYTES, remaining))
-            if not chunk:
-                break
+        while chunk := f.read(_HASH_CHUNK_BYTES):
             digest.update(chunk)
-            if remaining is not None:
-                remaining -= len(chunk)
     return digest.hexdigest()
 
 
@@ -118,7 +127,7 @@ class Journal:
 
     Each finished file is one line, written with one system call as soon as the file is renamed
     into place (nothing is buffered: a line the process had not written when killed is a file the
-    next run fetches again)."""
+    next run fetches again). A line that cannot be written (a full disk) raises DownloadError."""
 
     def __init__(self, state_dir: Path, *, source: str) -> None:
         self.path = state_dir / JOURNAL_NAME
@@ -126,6 +135,11 @@ class Journal:
         self._boot = boot_id()
         self._lock = threading.Lock()
         self._fd: int | None = None
+
+    @property
+    def boot(self) -> str | None:
+        """This boot's id, as the journal's header records it."""
+        return self._boot
 
     def open(self, *, keep: bool) -> None:
         """Open for appending; `keep=False` starts a new journal (the old one is for another source)."""
@@ -151,7 +165,10 @@ class Journal:
         with self._lock:
             if self._fd is None:
                 raise DownloadError("internal error: the download journal is not open")
-            write_all(self._fd, data)
+            try:
+                write_all(self._fd, data)
+            except OSError as exc:  # the file it records is in place; the next run fetches it again
+                raise DownloadError(f"could not write the download journal {self.path}: {exc.strerror or exc}") from exc
 
 
 def _json_str(text: str) -> str:
@@ -229,7 +246,8 @@ def write_manifest(dest: Path, *, source: str, entries: Iterable[ManifestEntry],
 
 
 def read_manifest(dest: Path) -> list[ManifestEntry]:
-    """The entries of the manifest in `dest`. Raises DownloadError when it is missing or unreadable."""
+    """The entries of the manifest in `dest`. Raises DownloadError when it is missing or unreadable,
+    or names a path a tileset could not have (outside `dest`, the downloader's own files...)."""
     document = _read_json(dest / MANIFEST_NAME)
     if not isinstance(document, Mapping) or document.get("format") != MANIFEST_FORMAT:
         raise DownloadError(f"{dest / MANIFEST_NAME} is missing or is not an itwin-mesh-export manifest")
@@ -237,6 +255,10 @@ def read_manifest(dest: Path) -> list[ManifestEntry]:
     entries = list(_entries(files).values())
     if not isinstance(files, list) or len(entries) != len(files):
         raise DownloadError(f"{dest / MANIFEST_NAME} has malformed file entries")
+    for entry in entries:
+        problem = path_problem(entry.path)
+        if problem is not None:
+            raise DownloadError(f"{dest / MANIFEST_NAME} lists {entry.path!r}, which {problem}: not a file it can list")
     return entries
 
 
@@ -246,7 +268,7 @@ def verify_download(dest: str | os.PathLike[str]) -> list[ManifestEntry]:
     Returns the entries when all match; raises IncompleteDownloadError listing the paths that are
     missing or differ, DownloadError when there is no readable manifest.
     """
-    root = Path(dest)
+    root = target_directory(dest)
     entries = read_manifest(root)
     bad = []
     for entry in entries:
@@ -290,7 +312,7 @@ def _entries(items: object) -> dict[str, ManifestEntry]:
 def _parse_line(line: str) -> object:
     try:
         return json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # a torn line, or one nested beyond the parser
         return None
 
 

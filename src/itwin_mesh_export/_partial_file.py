@@ -7,7 +7,10 @@ them or make them too long), `<k>` being the key's first digit (SHARD_CHARS):
 
 - `<key>.part`: the first bytes of the file, appended in order (a kill leaves a prefix);
 - `<key>.json`: `{"version": 1, "path": ..., "etag": ..., "last_modified": ..., "size": ...,
-  "resumable": ...}`, written (atomically) before the first byte of a new version of the file.
+  "resumable": ..., "boot": ...}`, written (atomically) before the first byte of a new version of
+  the file. `boot` is the Linux boot id (`_manifest.boot_id`, null elsewhere): neither file is
+  fsynced while the download runs (fsync=True syncs the bytes before the rename only), so after a
+  reboot the bytes may not be those written, and a partial file of another boot is dropped.
 
 A later attempt, or a later process, asks for the rest with `Range: bytes=<n>-` and `If-Range:
 <etag>` (or the Last-Modified date when the storage sent no strong ETag): a storage whose file
@@ -28,14 +31,15 @@ import os
 import queue
 import re
 import threading
+import time
 from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._download_retry import RETRYABLE_STATUSES, parse_retry_after_s
 from ._exceptions import DownloadError, StorageError, UnsafeTilesetError
 from ._manifest import APPEND_FLAGS, ManifestEntry, local_name, write_all
+from ._retry import RETRY_STATUSES, retry_after_s
 
 __all__ = ["PartialFile", "Verdict", "VerdictKind", "judge_response", "leftover_keys", "part_key"]
 
@@ -82,6 +86,7 @@ class Verdict:
     total: int | None = None  # the file's full size, when the answer tells it
     retry_after_s: float | None = None
     reason: str = ""
+    encoded: bool = False  # APPEND, REPLACE: the body has a Content-Encoding (not resumable; decode it)
 
 
 def judge_response(status: int, headers: Mapping[str, str], *, offset: int, etag: str | None) -> Verdict:
@@ -89,8 +94,8 @@ def judge_response(status: int, headers: Mapping[str, str], *, offset: int, etag
     on disk (and were served with `etag`, if known). Pure: headers only, the body is not read."""
     error_code = headers.get("x-ms-error-code")
     if status == 200:
-        encoded = headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
-        return Verdict(VerdictKind.REPLACE, total=None if encoded else _content_length(headers))
+        encoded = _encoded(headers)
+        return Verdict(VerdictKind.REPLACE, total=None if encoded else _content_length(headers), encoded=encoded)
     if status == 206:
         match = _CONTENT_RANGE.match(headers.get("content-range", ""))
         if match is None:
@@ -102,7 +107,7 @@ def judge_response(status: int, headers: Mapping[str, str], *, offset: int, etag
             return Verdict(VerdictKind.DISCARD, reason="the file changed (another ETag) without If-Range noticing")
         if first != offset or last < first or (total is not None and last >= total):
             return Verdict(VerdictKind.DISCARD, reason=f"the storage sent bytes {first}-{last}, not from {offset}")
-        return Verdict(VerdictKind.APPEND, total=total)
+        return Verdict(VerdictKind.APPEND, total=total, encoded=_encoded(headers))
     if status == 416:
         match = _UNSATISFIED_RANGE.match(headers.get("content-range", ""))
         if match is not None and int(match[1]) == offset and offset > 0:
@@ -110,10 +115,14 @@ def judge_response(status: int, headers: Mapping[str, str], *, offset: int, etag
         return Verdict(VerdictKind.DISCARD, reason="the storage cannot serve the rest of the bytes on disk")
     if status in (401, 403):
         return Verdict(VerdictKind.REFRESH, reason=_status_text(status, error_code))
-    if status in RETRYABLE_STATUSES or status > 500:
+    # The API client's statuses (`_retry.RETRY_STATUSES`) and, deliberately, any other above 500:
+    # unlike the API, a storage or CDN in front of it answers 501/505/52x for passing faults of
+    # its own, and a GET of a blob is always safe to repeat (RELIABILITY.md, the 520 row: "storage
+    # retries any status above 500"). The wait hint is read as the API client reads it.
+    if status in RETRY_STATUSES or status > 500:
         return Verdict(
             VerdictKind.RETRY,
-            retry_after_s=parse_retry_after_s(headers.get("retry-after")),
+            retry_after_s=retry_after_s(headers, time.time()),
             reason=_status_text(status, error_code),
         )
     if 300 <= status < 400:
@@ -184,8 +193,9 @@ class PartialFile:
     `leftovers` holds the keys of the partial files and sidecars that were in the parts directory
     when the download started (the directory is locked, so no one else adds any). A file whose key
     is not there has nothing to resume, and `load` skips looking for it: a small tile costs one
-    system call before its request (create its partial file), not four. None means unknown: look.
-    The partial file is written through a bare file descriptor, opened for appending."""
+    system call before its request (create its partial file), not four. `boot` is this boot's id
+    (None when unknown), kept in the sidecar. The partial file is written through a bare file
+    descriptor, opened for appending."""
 
     def __init__(
         self,
@@ -195,7 +205,8 @@ class PartialFile:
         path: str,
         max_bytes: int | None,
         fsync: bool,
-        leftovers: Container[str] | None = None,
+        leftovers: Container[str],
+        boot: str | None,
     ) -> None:
         self.path = path
         key = part_key(path)
@@ -203,7 +214,8 @@ class PartialFile:
         self.part_path = os.path.join(self._parts_dir, f"{key}.part")
         self.sidecar_path = os.path.join(self._parts_dir, f"{key}.json")
         self.final_path = local_name(dest, path)
-        self._nothing_left = leftovers is not None and key not in leftovers
+        self._nothing_left = key not in leftovers
+        self._boot = boot
         self.offset = 0
         self.total: int | None = None
         self.etag: str | None = None
@@ -232,14 +244,18 @@ class PartialFile:
         return kept
 
     def _load(self) -> int:
+        # No makedirs here: nothing below needs the directory, and load()'s _open creates it if missing.
         with _wrap_os_errors(self.path, "read its partial download"):
-            os.makedirs(self._parts_dir, exist_ok=True)
             sidecar = _read_sidecar(self.sidecar_path)
             try:
                 size = os.stat(self.part_path).st_size
             except FileNotFoundError:
                 size = 0
-            if sidecar is None or sidecar.get("path") != self.path:
+            if (
+                sidecar is None
+                or sidecar.get("path") != self.path
+                or (self._boot is not None and sidecar.get("boot") != self._boot)  # written before a reboot
+            ):
                 if size or sidecar is not None:
                     self._sidecar_written = sidecar is not None
                     self._drop_files()
@@ -280,10 +296,9 @@ class PartialFile:
                 dropped = self.offset
                 etag = headers.get("etag")
                 strong = etag if etag is not None and not etag.startswith("W/") else None
-                encoded = headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
                 self.offset, self.total, self.etag = 0, verdict.total, strong
                 self.last_modified = headers.get("last-modified")
-                self.resumable = not encoded and self._validator() is not None
+                self.resumable = not verdict.encoded and self._validator() is not None
                 self._reset_hash()
                 if self._fd is None:
                     self._fd = self._open(truncate=True)
@@ -425,6 +440,7 @@ class PartialFile:
             "last_modified": self.last_modified,
             "size": self.total,
             "resumable": self.resumable,
+            "boot": self._boot,
         }
         temporary = f"{os.path.splitext(self.sidecar_path)[0]}.tmp"
         with open(temporary, "w", encoding="utf-8") as f:
@@ -473,6 +489,10 @@ def _read_sidecar(path: str) -> Mapping[str, Any] | None:
     if not isinstance(data, Mapping) or data.get("version") != SIDECAR_VERSION:
         return None
     return data
+
+
+def _encoded(headers: Mapping[str, str]) -> bool:
+    return headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
 
 
 def _content_length(headers: Mapping[str, str]) -> int | None:

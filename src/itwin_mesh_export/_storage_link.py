@@ -20,13 +20,25 @@ from urllib.parse import quote, unquote_to_bytes, urlsplit
 from ._exceptions import InvalidArgumentError, UnsafeTilesetError
 from ._redact import redact_url
 
-__all__ = ["MANIFEST_NAME", "ROOT_TILESET", "STATE_DIR_NAME", "StorageLink", "resolve_reference"]
+__all__ = [
+    "MANIFEST_NAME",
+    "ROOT_TILESET",
+    "STATE_DIR_NAME",
+    "StorageLink",
+    "path_problem",
+    "resolve_reference",
+]
 
 # The root tileset's name inside the export folder (Bentley: `{href path}/tileset.json?{query}`).
 ROOT_TILESET = "tileset.json"
 # Names the downloader itself writes in the target directory; a tileset naming them is refused.
 MANIFEST_NAME = "itwin-mesh-export.manifest.json"
 STATE_DIR_NAME = ".itwin-mesh-export"
+# The manifest's temporary name while it is written (`_manifest.write_manifest`).
+MANIFEST_TEMPORARY_NAME = f".{MANIFEST_NAME}.tmp"
+# Compared casefolded: on a case-insensitive disk (Windows, macOS) `.ITWIN-MESH-EXPORT` is the same
+# directory as the state directory.
+_RESERVED_TOP_NAMES = frozenset(name.casefold() for name in (STATE_DIR_NAME, MANIFEST_NAME, MANIFEST_TEMPORARY_NAME))
 
 # Longest file name (bytes) and relative path (bytes) accepted: common file-system limits.
 MAX_NAME_BYTES = 255
@@ -153,18 +165,13 @@ def resolve_reference(referrer: str, uri: str) -> str | None:
     for index, raw in enumerate(raw_segments):
         try:
             segment = unquote_to_bytes(raw).decode("utf-8")
-        except UnicodeDecodeError:
+        except UnicodeError:  # undecodable bytes, or a lone surrogate (JSON "\ud800") that cannot be encoded
             raise refuse("is not valid UTF-8 once percent-decoded") from None
         if "/" in segment or "\\" in segment:
             raise refuse("hides a path separator in percent-encoding")
-        if _CONTROL.search(segment):
-            raise refuse("contains a control character")
-        if _DRIVE_LETTER.match(segment):
-            raise refuse("contains a drive letter")
-        if _WINDOWS_INVALID.search(segment):
-            raise refuse('has a name with a character Windows refuses (< > : " | ? *)')
-        if os.name == "nt" and segment.split(".", 1)[0].upper() in _WINDOWS_DEVICES:
-            raise refuse("has a name Windows reserves for a device")
+        problem = _character_problem(segment)
+        if problem is not None:
+            raise refuse(problem)
         if segment == ".":
             if index == len(raw_segments) - 1:
                 raise refuse("names a directory, not a file")
@@ -178,17 +185,64 @@ def resolve_reference(referrer: str, uri: str) -> str | None:
             continue
         if not segment:
             raise refuse("names a directory, not a file" if index == len(raw_segments) - 1 else "has an empty segment")
-        if segment.strip(" .") == "" or segment != segment.rstrip(" ."):
-            raise refuse("has a name ending in a dot or a space, which some file systems silently change")
-        if len(segment.encode()) > MAX_NAME_BYTES:
-            raise refuse(f"has a name longer than {MAX_NAME_BYTES} bytes")
+        problem = _name_problem(segment)
+        if problem is not None:
+            raise refuse(problem)
         segments.append(segment)
     path = "/".join(segments)
-    if len(path.encode()) > MAX_PATH_BYTES:
-        raise refuse(f"is longer than {MAX_PATH_BYTES} bytes")
-    if segments[0] == STATE_DIR_NAME or path == MANIFEST_NAME:
-        raise refuse("collides with a name the downloader reserves for its own files")
+    problem = _whole_path_problem(path, segments[0])
+    if problem is not None:
+        raise refuse(problem)
     return path
+
+
+def path_problem(path: str) -> str | None:
+    """Why a decoded relative path (as `resolve_reference` returns them, read back from a manifest
+    a caller may have edited) must not be opened under the target directory; None when it is one
+    `resolve_reference` could have returned. The same rules, applied to the decoded form."""
+    try:
+        path.encode("utf-8")
+    except UnicodeError:
+        return "is not valid UTF-8"
+    segments = path.split("/")
+    for segment in segments:
+        if segment in ("", ".", ".."):
+            return "is not a plain relative path (an empty, '.' or '..' segment, or a leading '/')"
+        if "\\" in segment:
+            return "contains a backslash"
+        problem = _character_problem(segment) or _name_problem(segment)
+        if problem is not None:
+            return problem
+    return _whole_path_problem(path, segments[0])
+
+
+def _character_problem(segment: str) -> str | None:
+    if _CONTROL.search(segment):
+        return "contains a control character"
+    if _DRIVE_LETTER.match(segment):
+        return "contains a drive letter"
+    if _WINDOWS_INVALID.search(segment):
+        return 'has a name with a character Windows refuses (< > : " | ? *)'
+    if os.name == "nt" and segment.split(".", 1)[0].upper() in _WINDOWS_DEVICES:
+        return "has a name Windows reserves for a device"
+    return None
+
+
+def _name_problem(segment: str) -> str | None:
+    if segment.strip(" .") == "" or segment != segment.rstrip(" ."):
+        return "has a name ending in a dot or a space, which some file systems silently change"
+    if len(segment.encode()) > MAX_NAME_BYTES:
+        return f"has a name longer than {MAX_NAME_BYTES} bytes"
+    return None
+
+
+def _whole_path_problem(path: str, first: str) -> str | None:
+    if len(path.encode()) > MAX_PATH_BYTES:
+        return f"is longer than {MAX_PATH_BYTES} bytes"
+    # The state directory, or a top-level file named like the manifest (or its temporary file).
+    if first.casefold() in _RESERVED_TOP_NAMES:
+        return "collides with a name the downloader reserves for its own files"
+    return None
 
 
 def _is_loopback(host: str) -> bool:

@@ -12,7 +12,9 @@ blocking parts (reading a partial file back, fsync and rename, parsing a tileset
 from __future__ import annotations
 
 import enum
+import hashlib
 import logging
+import os
 from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,8 @@ from pathlib import Path
 from ._download_plan import DownloadPlan, FileJob, FileOutcome
 from ._download_retry import RetryPolicy
 from ._exceptions import DownloadError, LinkExpiredError, StorageError, UnsafeTilesetError
-from ._manifest import Journal, ManifestEntry, forget, local_path, sha256_file
+from ._http_client import scrub
+from ._manifest import Journal, ManifestEntry, forget, local_name, local_path, sha256_file
 from ._partial_file import PartialFile, VerdictKind, judge_response
 from ._redact import REDACTED
 from ._storage_link import StorageLink
@@ -67,7 +70,7 @@ class FileTransfer:
         policy: RetryPolicy,
         fsync: bool,
         state_dir: Path,
-        leftovers: Container[str] | None = None,
+        leftovers: Container[str],
         stopped: Callable[[], bool] = lambda: False,
     ) -> None:
         self.plan = plan
@@ -78,36 +81,54 @@ class FileTransfer:
         max_bytes = plan.limits.max_json_bytes if job.kind != KIND_PLAIN else None
         self._max_bytes = max_bytes
         self.partial = PartialFile(
-            dest=plan.dest, state_dir=state_dir, path=job.path, max_bytes=max_bytes, fsync=fsync, leftovers=leftovers
+            dest=plan.dest,
+            state_dir=state_dir,
+            path=job.path,
+            max_bytes=max_bytes,
+            fsync=fsync,
+            leftovers=leftovers,
+            boot=journal.boot,
         )
         self._link = plan.link
         self._offset_at_request = 0
         self._failures = 0
         self._refused_generation: int | None = None
         self._skipped_entry: ManifestEntry | None = None
+        self._data: bytes | None = None  # a skipped file to parse, read (and hashed) by prepare()
         self._unreported = 0
-        self.downloaded = False
 
     # -- blocking steps -----------------------------------------------------------------------
 
     def prepare(self) -> bool:
         """Look at the disk. Returns False when the file is already complete (nothing to fetch)."""
         record = self.plan.records.get(self.job.path)
-        if record is not None:
-            try:
-                in_place = local_path(self.plan.dest, record.path).stat().st_size == record.size
-            except OSError:
-                in_place = False
-            if in_place and self.job.path in self.plan.unverified:
-                # written before a reboot: the bytes may not have reached the disk
-                in_place = sha256_file(local_path(self.plan.dest, record.path)) == record.sha256
-            if in_place:
-                self._skipped_entry = record
-                logger.debug("%s is already complete (%d bytes), skipping it", self.job.path, record.size)
-                return False
+        if record is not None and self._in_place(record):
+            self._skipped_entry = record
+            logger.debug("%s is already complete (%d bytes), skipping it", self.job.path, record.size)
+            return False
         kept = self.partial.load()
         if kept:
             logger.debug("resuming %s after the %d bytes on disk", self.job.path, kept)
+        return True
+
+    def _in_place(self, record: ManifestEntry) -> bool:
+        """Whether the file an earlier run finished is still on disk as it was. An unreadable
+        file is not: it is fetched again."""
+        target = local_name(self.plan.dest, record.path)
+        try:
+            if os.stat(target).st_size != record.size:
+                return False
+            if self.job.path not in self.plan.unverified:
+                return True
+            # written before a reboot: the bytes may not have reached the disk
+            if self._max_bytes is None or record.size > self._max_bytes:
+                return sha256_file(Path(target)) == record.sha256
+            data = Path(target).read_bytes()  # a file to parse: read once, hashed here, parsed by finish()
+        except OSError:
+            return False
+        if hashlib.sha256(data).hexdigest() != record.sha256:
+            return False
+        self._data = data
         return True
 
     def announce(self) -> None:
@@ -129,7 +150,7 @@ class FileTransfer:
             raise
         if not skipped:
             self._journal.append(entry)
-        return FileOutcome(entry, references, skipped=skipped, downloaded=self.downloaded)
+        return FileOutcome(entry, references, skipped=skipped)
 
     def _read_references(self, entry: ManifestEntry, *, skipped: bool) -> list[Reference]:
         references: list[Reference] = []
@@ -139,13 +160,17 @@ class FileTransfer:
                     f"{entry.path} is larger than the {self._max_bytes} bytes allowed for a file that must be parsed",
                     uri=entry.path,
                 )
-            target = local_path(self.plan.dest, entry.path)
-            try:
-                data = target.read_bytes()
-            except OSError as exc:
-                raise DownloadError(f"could not read {entry.path} back: {exc.strerror or exc}") from exc
-            if skipped and sha256_file(target) != entry.sha256:
-                raise DownloadError(f"{entry.path} changed on disk since it was downloaded; remove it and try again")
+            data, self._data = self._data, None
+            if data is None:  # not read by prepare() (same boot, or just downloaded): read it now
+                try:
+                    data = local_path(self.plan.dest, entry.path).read_bytes()
+                except OSError as exc:
+                    raise DownloadError(f"could not read {entry.path} back: {exc.strerror or exc}") from exc
+                if skipped and hashlib.sha256(data).hexdigest() != entry.sha256:
+                    raise DownloadError(
+                        f"{entry.path} changed on disk since it was downloaded; it was removed, and the next run "
+                        "fetches it again"
+                    )
             if self.job.kind == KIND_TILESET:
                 references = parse_tileset(data, path=entry.path, limits=self.plan.limits)
             else:
@@ -175,12 +200,10 @@ class FileTransfer:
         if kind in (VerdictKind.APPEND, VerdictKind.REPLACE):
             self.plan.link_worked(self._link)
             self._refused_generation = None
-            self.downloaded = True
             dropped = partial.begin(verdict, headers)
             self.plan.bytes_dropped(self.job, dropped)
             self.plan.size_known(self.job, partial.total)
-            encoding = headers.get("content-encoding", "identity").strip().lower()
-            return Step(StepKind.STREAM, raw=encoding in ("", "identity"))
+            return Step(StepKind.STREAM, raw=not verdict.encoded)
         if kind is VerdictKind.ALREADY_COMPLETE:
             self.plan.link_worked(self._link)
             return Step(StepKind.DONE)
@@ -268,6 +291,10 @@ class FileTransfer:
         return Step(StepKind.WAIT, delay_s=delay, reason=reason)
 
     def _scrub(self, text: str) -> str:
+        """`text` (a transport error's message) with URLs redacted (`_http_client.scrub`, as the
+        API client does) and, beyond that, every value of the link's query wherever it appears:
+        a library may quote the signature outside a URL, or percent-decoded."""
+        text = scrub(text)
         for secret in self._link.secrets():
             text = text.replace(secret, REDACTED)
         return text

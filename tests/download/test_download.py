@@ -3,10 +3,15 @@ disk, the manifest, progress, the completeness check, and what never reaches the
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
+import random
 import time
 from pathlib import Path
+from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -18,12 +23,15 @@ from itwin_mesh_export import (
     InvalidArgumentError,
     InvalidTilesetError,
     StorageError,
+    _download,
+    _partial_file,
     download_tileset,
+    download_tileset_async,
     verify_download,
 )
 from itwin_mesh_export._download_plan import DownloadPlan
 from tests.download.conftest import Runner, assert_no_secret, sha256, standard_export, tree
-from tests.download.fake_storage import HOST, SIG1, FakeStorage, href, tileset
+from tests.download.fake_storage import HOST, SIG1, FakeStorage, _CutStream, href, tileset
 
 
 def test_full_download_writes_every_file_of_nested_tilesets(
@@ -240,11 +248,67 @@ def test_a_plain_http_link_is_refused_unless_loopback(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"concurrency": 0}, {"concurrency": 10_000}, {"concurrency": True}, {"max_retries": -1}],
+    [
+        {"concurrency": 0},
+        {"concurrency": 10_000},
+        {"concurrency": True},
+        {"max_retries": -1},
+        {"max_retries": "3"},
+        {"max_retry_after_s": "5"},
+        {"max_retry_after_s": -1},
+        {"max_retry_after_s": float("nan")},
+        {"max_retry_after_s": True},
+        {"on_progress": 5},
+        {"limits": {"max_files": 10}},
+    ],
 )
-def test_bad_arguments_are_invalid_argument_errors(tmp_path: Path, kwargs: dict[str, object]) -> None:
+def test_bad_arguments_are_invalid_argument_errors(run: Runner, tmp_path: Path, kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidArgumentError):
-        download_tileset(href(), tmp_path, **kwargs)  # type: ignore[arg-type]
+        run(tmp_path / "dest", **kwargs)
+    assert not (tmp_path / "dest").exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize("name", ["refresh_href", "sleep"])
+def test_callbacks_that_cannot_be_called_are_invalid_argument_errors(
+    storage: FakeStorage, tmp_path: Path, name: str
+) -> None:
+    standard_export(storage)
+    storage.valid_sigs.clear()  # no request succeeds: a download that went ahead fails another way
+    kwargs: dict[str, Any] = {name: "not callable"}
+    with pytest.raises(InvalidArgumentError, match=name):
+        download_tileset(href(), tmp_path, transport=storage.transport(), **kwargs)
+    with pytest.raises(InvalidArgumentError, match=name):
+        anyio.run(lambda: download_tileset_async(href(), tmp_path, transport=storage.transport(), **kwargs))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("dest", [5, b"bytes", "with\x00nul"])
+def test_a_bad_target_directory_is_an_invalid_argument_error(dest: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="dest"):
+        download_tileset(href(), dest)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="dest"):
+        verify_download(dest)  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="no directory lock on Windows")
+def test_any_failure_while_opening_the_state_releases_the_directory_lock(
+    storage: FakeStorage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standard_export(storage)
+
+    class Interrupted(BaseException):  # as ^C (KeyboardInterrupt) would be
+        pass
+
+    def interrupted(state_dir: Path) -> set[str]:
+        raise Interrupted
+
+    monkeypatch.setattr(_download, "leftover_keys", interrupted)
+    with pytest.raises(Interrupted) as info:
+        download_tileset(href(), tmp_path, transport=storage.transport(), fsync=False)
+    monkeypatch.undo()
+    # `info` keeps the failed call's frames alive: a lock it had not released would still be held
+    download_tileset(href(), tmp_path, transport=storage.transport(), fsync=False)
+    assert info.value is not None and verify_download(tmp_path)
 
 
 def test_a_storage_client_with_credentials_is_refused(storage: FakeStorage, tmp_path: Path) -> None:
@@ -279,6 +343,82 @@ def test_two_downloads_into_one_directory_at_once_are_refused(storage: FakeStora
 
     download_tileset(href(), tmp_path, transport=storage.transport(), on_progress=second_download, fsync=False)
     assert len(blocked) == 1 and "another download" in str(blocked[0])
+
+
+@pytest.mark.parametrize("fsync", [True, False])
+def test_fsync_makes_every_file_durable_before_its_rename(
+    run: Runner, storage: FakeStorage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fsync: bool
+) -> None:
+    files = standard_export(storage)
+    events: list[tuple[str, int]] = []  # ("fsync" | "rename", inode), in order
+    real_fsync, real_fdatasync, real_replace = os.fsync, _partial_file._fdatasync, os.replace
+
+    def recording_fsync(fd: int) -> None:
+        events.append(("fsync", os.fstat(fd).st_ino))
+        real_fsync(fd)
+
+    def recording_fdatasync(fd: int) -> None:
+        events.append(("fsync", os.fstat(fd).st_ino))
+        real_fdatasync(fd)
+
+    def recording_replace(src: Any, dst: Any, **kwargs: Any) -> None:
+        events.append(("rename", os.stat(src).st_ino))
+        real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(_partial_file, "_fdatasync", recording_fdatasync)
+    monkeypatch.setattr(os, "replace", recording_replace)
+    run(tmp_path, fsync=fsync)
+    monkeypatch.undo()
+
+    for path in files:
+        inode = (tmp_path / path).stat().st_ino
+        renamed = max(i for i, event in enumerate(events) if event == ("rename", inode))  # into place
+        assert (("fsync", inode) in events[:renamed]) is fsync, path
+    manifest = (tmp_path / MANIFEST_NAME).stat().st_ino
+    assert ("fsync", manifest) in events  # the manifest is fsynced either way
+
+
+def test_a_compressed_response_is_decoded_and_never_resumed(run: Runner, storage: FakeStorage, tmp_path: Path) -> None:
+    """A storage that insists on a Content-Encoding (despite Accept-Encoding: identity): the body
+    is decoded, and the bytes received so far cannot be continued with Range (they are not the
+    encoded bytes the range would count), so an attempt cut short starts again from zero."""
+    data = random.Random(0).randbytes(1 << 20)  # incompressible: half the body is half the file
+    body = gzip.compress(data)
+    storage.put("tileset.json", tileset("big.glb"))
+    asked: list[tuple[str | None, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/big.glb"):
+            return storage.handle(request)
+        asked.append((request.headers.get("range"), request.headers.get("accept-encoding")))
+        headers = {"content-encoding": "gzip", "etag": '"0x1"', "content-length": str(len(body))}
+        cut = len(body) // 2 if len(asked) == 1 else None
+        return httpx.Response(200, headers=headers, stream=_CutStream(body, cut, None))
+
+    result = run(tmp_path, transport=httpx.MockTransport(handler))
+    assert asked == [(None, "identity"), (None, "identity")]
+    assert (tmp_path / "big.glb").read_bytes() == data
+    assert {e.path: (e.size, e.sha256) for e in result.files}["big.glb"] == (len(data), sha256(data))
+
+
+@pytest.mark.parametrize(
+    "path", ["../../../../etc/hostname", "/etc/hostname", "a/../../x", "nul\x00.glb", "a\\b", ".itwin-mesh-export/lock"]
+)
+def test_verify_download_refuses_a_manifest_naming_a_path_outside_the_download(
+    run: Runner, storage: FakeStorage, tmp_path: Path, path: str
+) -> None:
+    storage.put("tileset.json", tileset())
+    dest = tmp_path / "a" / "b" / "c" / "dest"
+    run(dest)
+    manifest = json.loads((dest / MANIFEST_NAME).read_text())
+    outside = tmp_path / "x"
+    outside.write_bytes(b"x")
+    manifest["files"].append({"path": path, "size": 1, "sha256": sha256(b"x")})
+    (dest / MANIFEST_NAME).write_text(json.dumps(manifest))
+    with pytest.raises(DownloadError, match="lists") as info:
+        verify_download(dest)
+    assert type(info.value) is DownloadError
 
 
 def test_verify_download_finds_a_changed_file(run: Runner, storage: FakeStorage, tmp_path: Path) -> None:

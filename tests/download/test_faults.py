@@ -35,6 +35,26 @@ def test_429_waits_as_long_as_retry_after_says(run: Runner, storage: FakeStorage
     assert run.sleeps == [7.0, 0.0]  # an HTTP date in the past: no wait
 
 
+def test_retry_after_ms_is_read_as_the_api_client_reads_it(run: Runner, storage: FakeStorage, tmp_path: Path) -> None:
+    storage.put("tileset.json", tileset("a.glb"))
+    storage.put("a.glb", b"a")
+    storage.faults["a.glb"] = [(503, {"retry-after-ms": "1500", "retry-after": "9"})]
+    run(tmp_path)
+    assert run.sleeps == [1.5]
+
+
+@pytest.mark.parametrize("status", [501, 505, 520])
+def test_the_storage_is_retried_on_any_status_above_500(
+    run: Runner, storage: FakeStorage, tmp_path: Path, status: int
+) -> None:
+    """Unlike the API client's (408, 429, 500, 502-504): RELIABILITY.md, the 520 row."""
+    storage.put("tileset.json", tileset("a.glb"))
+    storage.put("a.glb", b"a")
+    storage.faults["a.glb"] = [status]
+    run(tmp_path)
+    assert [r.status for r in storage.requests_for("a.glb")] == [status, 200]
+
+
 def test_a_negative_retry_after_backs_off_instead_of_retrying_at_once(
     run: Runner, storage: FakeStorage, tmp_path: Path
 ) -> None:
@@ -218,10 +238,8 @@ def test_a_failure_does_not_wait_for_other_files_backoff(
 
     from itwin_mesh_export import download_tileset
 
-    def uninterruptible(delay: float) -> None:
-        raise AssertionError(f"time.sleep({delay}) cannot be interrupted when another file fails")
-
-    monkeypatch.setattr(time, "sleep", uninterruptible)
+    slept: list[float] = []  # time.sleep cannot be interrupted when another file fails: it must not be used
+    monkeypatch.setattr(time, "sleep", slept.append)
 
     storage.put("tileset.json", tileset("slow.glb", "gone.glb"))
     storage.faults["slow.glb"] = [(503, {"retry-after": "50"})] * 3
@@ -239,3 +257,4 @@ def test_a_failure_does_not_wait_for_other_files_backoff(
     with pytest.raises(StorageError, match=r"gone\.glb"):
         download_tileset(href(), tmp_path, transport=httpx.MockTransport(handler), max_retry_after_s=60, fsync=False)
     assert [r.status for r in storage.requests_for("slow.glb")] == [503]  # it never woke to try again
+    assert slept == []

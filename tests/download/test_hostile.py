@@ -57,6 +57,13 @@ ESCAPES = [
     "x.glb?sig=their-own-signature",
     ".itwin-mesh-export/parts/x.part",
     "itwin-mesh-export.manifest.json",
+    # the same names on a case-insensitive disk (Windows, macOS)
+    ".ITWIN-MESH-EXPORT/completed.jsonl",
+    "Itwin-Mesh-Export.Manifest.json",
+    ".Itwin-mesh-export/parts/a/" + "a" * 40 + ".part",
+    "ITWIN-MESH-EXPORT.MANIFEST.JSON/x.glb",
+    ".itwin-mesh-export.manifest.json.tmp",  # the manifest's temporary name
+    "\ud800.glb",  # a lone surrogate (JSON "\ud800"): no UTF-8 file name
     "%ff.glb",
     "a" * 300 + ".glb",
 ]
@@ -218,6 +225,45 @@ def test_a_file_and_a_directory_of_the_same_name_are_refused(run: Runner, storag
     storage.put("tileset.json", tileset("x/y.glb", "x"))
     with pytest.raises(UnsafeTilesetError, match="inside it"):
         run(tmp_path / "other")
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("tiles/a.glb", "tiles/A.glb"), ("Tiles/a.glb", "tiles/a.glb"), ("a.json", "x/../A.JSON")],
+)
+def test_names_differing_only_in_case_are_refused(
+    run: Runner, storage: FakeStorage, tmp_path: Path, first: str, second: str
+) -> None:
+    """On a case-insensitive disk they are one file: two files of the tileset would overwrite each
+    other (and on a case-sensitive one, downloading only one would leave the other missing)."""
+    storage.put("tileset.json", tileset(first, second))
+    with pytest.raises(UnsafeTilesetError, match="differ only in case"):
+        run(tmp_path, concurrency=1)
+    assert not (tmp_path / "itwin-mesh-export.manifest.json").exists()
+
+
+def test_a_file_and_a_directory_differing_only_in_case_are_refused(
+    run: Runner, storage: FakeStorage, tmp_path: Path
+) -> None:
+    storage.put("tileset.json", tileset("A", "a/b.glb"))
+    with pytest.raises(UnsafeTilesetError, match="is a file of the tileset too"):
+        run(tmp_path)
+    storage.put("tileset.json", tileset("x/Y/z.glb", "X/y"))
+    with pytest.raises(UnsafeTilesetError, match="inside it"):
+        run(tmp_path / "other")
+
+
+def test_directories_spelled_in_two_cases_are_followed(run: Runner, storage: FakeStorage, tmp_path: Path) -> None:
+    """Two files in `Tiles/` and `tiles/` are two files on any disk: both are kept."""
+    storage.put("tileset.json", tileset("Tiles/a.glb", "tiles/b.glb", "tiles/a.json"))
+    storage.put("tiles/a.json", tileset("../Tiles/a.glb"))  # the same spelling again: the same file
+    for path in ("Tiles/a.glb", "tiles/b.glb"):
+        storage.put(path, path.encode())
+    result = run(tmp_path)
+    assert sorted(e.path for e in result.files) == sorted(
+        ["Tiles/a.glb", "tileset.json", "tiles/a.json", "tiles/b.glb"]
+    )
+    assert len(storage.requests_for("Tiles/a.glb")) == 1
 
 
 def test_implicit_tiling_is_refused_with_a_clear_error(run: Runner, storage: FakeStorage, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from itwin_mesh_export import MANIFEST_NAME, DownloadProgress, StorageError, verify_download
+from itwin_mesh_export._manifest import boot_id
 from tests.download.conftest import BIG, Runner, standard_export, tree
 from tests.download.fake_storage import FakeStorage, tileset
 
@@ -146,6 +147,28 @@ def test_a_partial_without_sidecar_is_not_trusted(run: Runner, storage: FakeStor
     assert (tmp_path / "big.glb").read_bytes() == BIG
 
 
+@pytest.mark.skipif(boot_id() is None, reason="the boot id is known on Linux only")
+def test_a_partial_file_of_another_boot_is_dropped(run: Runner, storage: FakeStorage, tmp_path: Path) -> None:
+    """Neither the partial file nor its sidecar is fsynced while a download runs: after a reboot
+    their bytes may not be those written, so the file starts again from zero."""
+    storage.put("tileset.json", tileset("big.glb"))
+    storage.put("big.glb", BIG)
+    with pytest.raises(Crash):
+        run(tmp_path, on_progress=crash_after(300_000))
+    (part,) = parts(tmp_path)
+    sidecar = part.with_suffix(".json")
+    record = json.loads(sidecar.read_text())
+    assert record["boot"] == boot_id()
+    record["boot"] = "another-boot"
+    sidecar.write_text(json.dumps(record))
+    storage.served.clear()
+
+    run(tmp_path)
+
+    assert [(r.range, r.status) for r in storage.requests_for("big.glb")] == [(None, 200)]
+    assert (tmp_path / "big.glb").read_bytes() == BIG
+
+
 def test_a_complete_part_left_by_a_crash_before_rename_is_finished_with_416(
     run: Runner, storage: FakeStorage, tmp_path: Path
 ) -> None:
@@ -157,9 +180,11 @@ def test_a_complete_part_left_by_a_crash_before_rename_is_finished_with_416(
     (part,) = parts(tmp_path)
     assert part.stat().st_size == len(BIG)
     storage.served.clear()
-    run(tmp_path)
+    result = run(tmp_path)
     assert [(r.status, r.range) for r in storage.requests_for("big.glb")] == [(416, f"bytes={len(BIG)}-")]
     assert (tmp_path / "big.glb").read_bytes() == BIG
+    # big.glb was not complete on disk: it counts as downloaded (by the two runs), the tileset as skipped
+    assert (result.files_downloaded, result.files_skipped) == (1, 1)
 
 
 def test_a_storage_that_ignores_range_replaces_the_partial(run: Runner, storage: FakeStorage, tmp_path: Path) -> None:

@@ -1,15 +1,18 @@
-"""The on-disk state between runs: the journal (torn lines, another boot, another source), the
-manifest as a record of finished files, and the Retry-After parser."""
+"""The on-disk state between runs: the journal (torn lines, another boot, another source, a full
+disk), the manifest as a record of finished files, and how often a finished file is read again.
+(Retry-After parsing and the backoff are the API client's: tests/overlay/test_retry.py.)"""
 
 from __future__ import annotations
 
+import errno
 import json
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from itwin_mesh_export import MANIFEST_NAME, DownloadProgress
-from itwin_mesh_export._download_retry import RetryPolicy, parse_retry_after_s
+from itwin_mesh_export import MANIFEST_NAME, DownloadError, DownloadProgress, _manifest, _transfer
 from itwin_mesh_export._manifest import boot_id
 from tests.download.conftest import BIG, Runner, standard_export, tree
 from tests.download.fake_storage import FakeStorage, tileset
@@ -108,29 +111,120 @@ def test_small_files_keep_no_sidecar_large_ones_do(run: Runner, storage: FakeSto
     assert sidecars == {len("big.glb")}
 
 
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        (None, None),
-        ("7", 7.0),
-        ("0", 0.0),
-        ("1.5", 1.5),
-        ("soon", None),
-        ("", None),
-        ("-3", None),  # not delay-seconds: no hint (the backoff applies), not "retry at once"
-        ("nan", None),
-        ("inf", None),
-    ],
-)
-def test_retry_after_seconds(header: str | None, expected: float | None) -> None:
-    assert parse_retry_after_s(header) == expected
+def pretend_reboot(dest: Path) -> None:
+    """Rewrite the journal's header as if the machine had restarted since it was written."""
+    journal = dest / JOURNAL
+    lines = journal.read_text().splitlines()
+    header = json.loads(lines[0])
+    header["boot"] = "another-boot"
+    journal.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
 
 
-def test_retry_after_http_date_counts_from_now() -> None:
-    assert parse_retry_after_s("Wed, 21 Oct 2015 07:28:30 GMT", now=lambda: 1445412480.0) == 30.0
+def test_a_journal_line_nested_beyond_the_parser_is_ignored(run: Runner, storage: FakeStorage, tmp_path: Path) -> None:
+    interrupted(run, storage, tmp_path)
+    with (tmp_path / JOURNAL).open("a") as journal:
+        journal.write("[" * 100_000 + "\n")  # json.loads raises RecursionError on it
+    storage.served.clear()
+    run(tmp_path)
+    assert "tiles/0.glb" not in {s.path for s in storage.served}  # the other lines still count
+    assert (tmp_path / "big.glb").read_bytes() == BIG
 
 
-def test_backoff_doubles_up_to_its_cap_with_bounded_jitter() -> None:
-    low, high = RetryPolicy(random=lambda: 0.0), RetryPolicy(random=lambda: 1.0)
-    assert [high.backoff_s(n) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
-    assert [low.backoff_s(n) for n in range(1, 4)] == [0.25, 0.5, 1.0]
+def test_a_full_disk_while_journaling_is_a_download_error_and_loses_nothing(
+    run: Runner, storage: FakeStorage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = standard_export(storage)
+    real_write_all = _manifest.write_all
+
+    def full_disk(fd: int, data: bytes) -> None:
+        if data.startswith(b'{"path"'):  # a journal line (the header and the tiles' bytes go through)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write_all(fd, data)
+
+    monkeypatch.setattr(_manifest, "write_all", full_disk)
+    with pytest.raises(DownloadError, match=r"could not write the download journal.*No space left") as info:
+        run(tmp_path, concurrency=1)
+    assert type(info.value) is DownloadError
+    monkeypatch.undo()
+    run(tmp_path)
+    on_disk = tree(tmp_path)
+    on_disk.pop(MANIFEST_NAME)
+    assert on_disk == files
+
+
+def test_a_file_unreadable_after_a_reboot_is_fetched_again(
+    run: Runner, storage: FakeStorage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    interrupted(run, storage, tmp_path)
+    pretend_reboot(tmp_path)
+    hashed: list[str] = []
+
+    def unreadable(path: Path) -> str:
+        hashed.append(path.name)
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(_transfer, "sha256_file", unreadable)  # the plain files' check after a reboot
+    storage.served.clear()
+    run(tmp_path)
+    assert sorted(hashed) == ["0.glb", "1.glb"]
+    fetched = {s.path for s in storage.served}
+    assert {"tiles/0.glb", "tiles/1.glb"} <= fetched and "tileset.json" not in fetched
+    assert (tmp_path / "tiles" / "1.glb").read_bytes() == storage.files["tiles/1.glb"]
+
+
+@pytest.mark.parametrize("reboot", [False, True], ids=["same boot", "after a reboot"])
+def test_a_skipped_tileset_is_read_from_disk_once(
+    run: Runner, storage: FakeStorage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reboot: bool
+) -> None:
+    """A tileset an earlier run finished is read and hashed once (whether its hash must be checked
+    after a reboot, or because it is parsed again and must be the bytes downloaded)."""
+    interrupted(run, storage, tmp_path)
+    if reboot:
+        pretend_reboot(tmp_path)
+    opened: list[str] = []
+    real_open = Path.open
+
+    def counting_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self.name.endswith(".json") and tmp_path in self.parents:
+            opened.append(self.relative_to(tmp_path).as_posix())
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", counting_open)
+    storage.served.clear()
+    result = run(tmp_path)
+    assert not {"tileset.json", "nested/tileset.json"} & {s.path for s in storage.served}
+    assert Counter(p for p in opened if p in ("tileset.json", "nested/tileset.json")) == {
+        "tileset.json": 1,
+        "nested/tileset.json": 1,
+    }
+    assert result.files_skipped == 4
+
+
+def test_a_tileset_lost_in_a_power_cut_is_fetched_again(run: Runner, storage: FakeStorage, tmp_path: Path) -> None:
+    interrupted(run, storage, tmp_path)
+    pretend_reboot(tmp_path)
+    nested = tmp_path / "nested" / "tileset.json"
+    nested.write_bytes(b"\0" * nested.stat().st_size)  # same size, the bytes never reached the disk
+    storage.served.clear()
+    run(tmp_path)
+    assert "nested/tileset.json" in {s.path for s in storage.served}
+    assert nested.read_bytes() == storage.files["nested/tileset.json"]
+
+
+def test_a_tileset_changed_on_disk_since_it_was_downloaded_is_refused_then_fetched_again(
+    run: Runner, storage: FakeStorage, tmp_path: Path
+) -> None:
+    """Same boot: the size is checked, not the hash; but a tileset is parsed again, so its bytes
+    must be the ones downloaded. A changed one is an error (not a silent other tileset), and is
+    removed so that the next run fetches it again."""
+    standard_export(storage)
+    run(tmp_path)
+    root = tmp_path / "tileset.json"
+    root.write_bytes(root.read_bytes().replace(b'"ADD"', b'"add"'))  # same size
+    with pytest.raises(DownloadError, match="changed on disk since it was downloaded"):
+        run(tmp_path)
+    assert not root.exists()
+    storage.served.clear()
+    run(tmp_path)
+    assert [s.path for s in storage.served] == ["tileset.json"]
+    assert root.read_bytes() == storage.files["tileset.json"]
