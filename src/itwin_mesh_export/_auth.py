@@ -465,11 +465,19 @@ class BearerTokenAuth(httpx.Auth):
         url = httpx.URL(check_secure_url(api_url, what="base_url"))
         self._provider = provider
         self._origin = (url.scheme, url.host, url.port)
+        self._last_good: tuple[object, str] = (object(), "")
 
     def _checked(self, token: object) -> str:
         # Every provider's token, a caller's own TokenProvider's too, is checked here, the one
-        # place all of them pass through: None or "" never goes out as "Bearer None".
-        return _checked_token(token, f"the token from {type(self._provider).__name__}")
+        # place all of them pass through: None or "" never goes out as "Bearer None". A provider
+        # hands out the same str object until it refreshes, so the last good one is not checked
+        # again (an identity test, where the check is a few string scans on every request).
+        last = self._last_good  # (as given, as checked): one tuple, so threads never see half of it
+        if token is last[0]:
+            return last[1]
+        checked = _checked_token(token, f"the token from {type(self._provider).__name__}")
+        self._last_good = (token, checked)
+        return checked
 
     def _applies(self, request: httpx.Request) -> bool:
         url = request.url

@@ -432,3 +432,25 @@ async def test_the_token_request_keeps_its_own_timeout_and_retries_under_with_op
     assert ims.count == 2  # the 503 retried by the token client's policy, not the call's max_attempts=1
     assert ims.requests[-1].extensions["timeout"]["read"] == 30.0
     assert api_script.requests[0].extensions["timeout"]["read"] == 0.25
+
+
+async def test_a_token_that_turns_bad_after_a_good_one_is_still_refused(api_factory: Any) -> None:
+    class Souring:
+        def __init__(self) -> None:
+            self.current: Any = "good-token"
+
+        def get_token(self) -> Any:
+            return self.current
+
+        async def aget_token(self) -> Any:
+            return self.current
+
+        def invalidate(self, token: str) -> None:
+            self.current = None
+
+    script = Script(OK, UNAUTHORIZED)
+    api = api_factory(script, token=Souring())
+    await api.call("get_export", "e1")
+    with pytest.raises(InvalidArgumentError, match="the token from Souring"):
+        await api.call("get_export", "e1")  # a 401, then the provider's fresh token is None
+    assert script.authorizations == ["Bearer good-token", "Bearer good-token"]
