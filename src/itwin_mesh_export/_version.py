@@ -1,3 +1,3 @@
 """The distribution's version, read by pyproject.toml (hatch) and reported at run time."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -4,6 +4,7 @@ change to the spec or the generated package under a recorded version fails the c
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import itwin_mesh_export
-from itwin_mesh_export._http_client import USER_AGENT
+from itwin_mesh_export._http import USER_AGENT
 from release import versions
 from release.versions import Paths, ReleaseCheckError
 from tests.conftest import ROOT
@@ -45,6 +46,13 @@ def _set_version(paths: Paths, version: str, changelog: bool = True) -> None:
             f.write(f"\n## {version}\n\nSomething.\n")
 
 
+# The committed version and the next ones after it: the tests below hold for whichever is current.
+CURRENT = versions.current_version()
+_MAJOR, _MINOR, _PATCH = (int(part) for part in CURRENT.split("."))
+NEXT_PATCH = f"{_MAJOR}.{_MINOR}.{_PATCH + 1}"
+NEXT_MINOR = f"{_MAJOR}.{_MINOR + 1}.0"
+
+
 def _change_generated(paths: Paths) -> None:
     target = paths.generated / "models" / "export.py"
     target.write_text(target.read_text(encoding="utf-8") + "\n# a spec change\n", encoding="utf-8")
@@ -70,29 +78,31 @@ def test_a_changed_generated_package_under_a_recorded_version_fails(project: Pat
     assert versions.check(project) == []
     _change_generated(project)
     [problem] = versions.check(project)
-    assert "the generated package" in problem and "changed since version 0.1.0 was recorded" in problem
-    assert "set __version__ to 0.2.0 or higher" in problem
+    assert "the generated package" in problem and f"changed since version {CURRENT} was recorded" in problem
+    assert f"set __version__ to {NEXT_MINOR} or higher" in problem
 
 
 def test_a_spec_change_needs_a_new_version_even_when_the_generated_package_stays(project: Paths) -> None:
     project.spec.write_text(project.spec.read_text(encoding="utf-8") + "\n# comment\n", encoding="utf-8")
     [problem] = versions.check(project)
     assert "the spec (openapi/mesh-export.yaml) changed" in problem
-    assert "set __version__ to 0.1.1 or higher" in problem
+    assert f"set __version__ to {NEXT_PATCH} or higher" in problem
 
 
 def test_recording_a_new_version_needs_the_minor_bump_and_a_changelog_section(project: Paths) -> None:
     _change_generated(project)
-    _set_version(project, "0.1.1")
-    with pytest.raises(ReleaseCheckError, match=r"the generated package changed: set __version__ to 0\.2\.0"):
+    _set_version(project, NEXT_PATCH)
+    with pytest.raises(
+        ReleaseCheckError, match=rf"the generated package changed: set __version__ to {re.escape(NEXT_MINOR)}"
+    ):
         versions.record(project)
-    _set_version(project, "0.2.0", changelog=False)
-    with pytest.raises(ReleaseCheckError, match=r"CHANGELOG.md has no `## 0.2.0` section"):
+    _set_version(project, NEXT_MINOR, changelog=False)
+    with pytest.raises(ReleaseCheckError, match=rf"CHANGELOG.md has no `## {re.escape(NEXT_MINOR)}` section"):
         versions.record(project)
-    _set_version(project, "0.2.0")
-    assert versions.record(project).startswith("recorded 0.2.0")
+    _set_version(project, NEXT_MINOR)
+    assert versions.record(project).startswith(f"recorded {NEXT_MINOR}")
     assert versions.check(project) == []
-    assert list(json.loads(project.record.read_text())["versions"]) == ["0.1.0", "0.2.0"]
+    assert list(json.loads(project.record.read_text())["versions"])[-2:] == [CURRENT, NEXT_MINOR]
 
 
 def test_a_recorded_version_is_never_re_recorded_unless_replaced_explicitly(project: Paths) -> None:
@@ -105,18 +115,20 @@ def test_a_recorded_version_is_never_re_recorded_unless_replaced_explicitly(proj
 
 def test_a_record_whose_versions_skip_the_minor_bump_fails(project: Paths) -> None:
     record = json.loads(project.record.read_text())
-    first = record["versions"]["0.1.0"]
-    record["versions"]["0.1.1"] = {**first, "generated_sha256": "0" * 64}
+    newest = record["versions"][CURRENT]
+    record["versions"][NEXT_PATCH] = {**newest, "generated_sha256": "0" * 64}
     project.record.write_text(json.dumps(record))
-    _set_version(project, "0.1.1")
+    _set_version(project, NEXT_PATCH)
     problems = versions.check(project)
-    assert any("0.1.1 follows 0.1.0" in p and "it must be 0.2.0 or higher" in p for p in problems), problems
+    expected = f"it must be {NEXT_MINOR} or higher"
+    assert any(f"{NEXT_PATCH} follows {CURRENT}" in p and expected in p for p in problems), problems
 
 
 def test_an_unrecorded_version_fails(project: Paths) -> None:
-    _set_version(project, "0.3.0")
+    unrecorded = f"{_MAJOR}.{_MINOR + 5}.0"
+    _set_version(project, unrecorded)
     [problem] = versions.check(project)
-    assert "version 0.3.0" in problem and "is not in versions.json" in problem
+    assert f"version {unrecorded}" in problem and "is not in versions.json" in problem
 
 
 def test_the_tree_hash_sees_renames_additions_and_removals(tmp_path: Path) -> None:

@@ -11,9 +11,11 @@ from ...models.error_response import ErrorResponse
 from ...types import Response
 
 
-def _get_kwargs(
+def build_request(
     id: str,
 ) -> dict[str, Any]:
+    """The request, as keyword arguments for `httpx.Client.build_request`: method, URL relative to
+    the API's base URL, query parameters, headers and body. Sends nothing."""
 
     _kwargs: dict[str, Any] = {
         "method": "delete",
@@ -25,9 +27,11 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(
-    *, client: AuthenticatedClient | Client, response: httpx.Response
+def parse_response(
+    response: httpx.Response, *, raise_on_unexpected_status: bool = False
 ) -> Any | DetailedErrorResponse | ErrorResponse | None:
+    """The response's body as the spec's model for its status. None for a status the spec does not
+    document, or errors.UnexpectedStatus when `raise_on_unexpected_status`."""
     if response.status_code == 204:
         response_204 = cast(Any, None)
         return response_204
@@ -52,10 +56,16 @@ def _parse_response(
 
         return response_429
 
-    if client.raise_on_unexpected_status:
+    if raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
         return None
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Any | DetailedErrorResponse | ErrorResponse | None:
+    return parse_response(response, raise_on_unexpected_status=client.raise_on_unexpected_status)
 
 
 def _build_response(
@@ -89,7 +99,7 @@ def sync_detailed(
         Response[Any | DetailedErrorResponse | ErrorResponse]
     """
 
-    kwargs = _get_kwargs(
+    kwargs = build_request(
         id=id,
     )
 
@@ -146,7 +156,7 @@ async def asyncio_detailed(
         Response[Any | DetailedErrorResponse | ErrorResponse]
     """
 
-    kwargs = _get_kwargs(
+    kwargs = build_request(
         id=id,
     )
 

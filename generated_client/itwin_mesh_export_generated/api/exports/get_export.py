@@ -11,11 +11,13 @@ from ...models.export_response import ExportResponse
 from ...types import UNSET, Response, Unset
 
 
-def _get_kwargs(
+def build_request(
     id: str,
     *,
     cdn: int | Unset = UNSET,
 ) -> dict[str, Any]:
+    """The request, as keyword arguments for `httpx.Client.build_request`: method, URL relative to
+    the API's base URL, query parameters, headers and body. Sends nothing."""
 
     params: dict[str, Any] = {}
 
@@ -34,9 +36,11 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(
-    *, client: AuthenticatedClient | Client, response: httpx.Response
+def parse_response(
+    response: httpx.Response, *, raise_on_unexpected_status: bool = False
 ) -> ErrorResponse | ExportResponse | None:
+    """The response's body as the spec's model for its status. None for a status the spec does not
+    document, or errors.UnexpectedStatus when `raise_on_unexpected_status`."""
     if response.status_code == 200:
         response_200 = ExportResponse.from_dict(response.json())
 
@@ -57,10 +61,16 @@ def _parse_response(
 
         return response_429
 
-    if client.raise_on_unexpected_status:
+    if raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
         return None
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> ErrorResponse | ExportResponse | None:
+    return parse_response(response, raise_on_unexpected_status=client.raise_on_unexpected_status)
 
 
 def _build_response(
@@ -98,7 +108,7 @@ def sync_detailed(
         Response[ErrorResponse | ExportResponse]
     """
 
-    kwargs = _get_kwargs(
+    kwargs = build_request(
         id=id,
         cdn=cdn,
     )
@@ -165,7 +175,7 @@ async def asyncio_detailed(
         Response[ErrorResponse | ExportResponse]
     """
 
-    kwargs = _get_kwargs(
+    kwargs = build_request(
         id=id,
         cdn=cdn,
     )

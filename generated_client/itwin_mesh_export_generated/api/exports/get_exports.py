@@ -14,7 +14,7 @@ from ...models.prefer_return import PreferReturn
 from ...types import UNSET, Response, Unset
 
 
-def _get_kwargs(
+def build_request(
     *,
     i_model_id: str | Unset = UNSET,
     changeset_id: str | Unset = UNSET,
@@ -27,6 +27,8 @@ def _get_kwargs(
     i_twin_js: str | Unset = UNSET,
     prefer: PreferReturn | Unset = UNSET,
 ) -> dict[str, Any]:
+    """The request, as keyword arguments for `httpx.Client.build_request`: method, URL relative to
+    the API's base URL, query parameters, headers and body. Sends nothing."""
     headers: dict[str, Any] = {}
     if not isinstance(prefer, Unset):
         headers["Prefer"] = str(prefer)
@@ -71,9 +73,11 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(
-    *, client: AuthenticatedClient | Client, response: httpx.Response
+def parse_response(
+    response: httpx.Response, *, raise_on_unexpected_status: bool = False
 ) -> DetailedErrorResponse | ErrorResponse | ExportsPage | None:
+    """The response's body as the spec's model for its status. None for a status the spec does not
+    document, or errors.UnexpectedStatus when `raise_on_unexpected_status`."""
     if response.status_code == 200:
         response_200 = ExportsPage.from_dict(response.json())
 
@@ -94,10 +98,16 @@ def _parse_response(
 
         return response_429
 
-    if client.raise_on_unexpected_status:
+    if raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
         return None
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> DetailedErrorResponse | ErrorResponse | ExportsPage | None:
+    return parse_response(response, raise_on_unexpected_status=client.raise_on_unexpected_status)
 
 
 def _build_response(
@@ -153,7 +163,7 @@ def sync_detailed(
         Response[DetailedErrorResponse | ErrorResponse | ExportsPage]
     """
 
-    kwargs = _get_kwargs(
+    kwargs = build_request(
         i_model_id=i_model_id,
         changeset_id=changeset_id,
         top=top,
@@ -272,7 +282,7 @@ async def asyncio_detailed(
         Response[DetailedErrorResponse | ErrorResponse | ExportsPage]
     """
 
-    kwargs = _get_kwargs(
+    kwargs = build_request(
         i_model_id=i_model_id,
         changeset_id=changeset_id,
         top=top,

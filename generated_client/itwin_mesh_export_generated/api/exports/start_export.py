@@ -12,10 +12,12 @@ from ...models.start_export import StartExport
 from ...types import Response
 
 
-def _get_kwargs(
+def build_request(
     *,
     body: StartExport,
 ) -> dict[str, Any]:
+    """The request, as keyword arguments for `httpx.Client.build_request`: method, URL relative to
+    the API's base URL, query parameters, headers and body. Sends nothing."""
     headers: dict[str, Any] = {}
 
     _kwargs: dict[str, Any] = {
@@ -31,9 +33,11 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(
-    *, client: AuthenticatedClient | Client, response: httpx.Response
+def parse_response(
+    response: httpx.Response, *, raise_on_unexpected_status: bool = False
 ) -> DetailedErrorResponse | ErrorResponse | ExportResponse | None:
+    """The response's body as the spec's model for its status. None for a status the spec does not
+    document, or errors.UnexpectedStatus when `raise_on_unexpected_status`."""
     if response.status_code == 202:
         response_202 = ExportResponse.from_dict(response.json())
 
@@ -59,10 +63,16 @@ def _parse_response(
 
         return response_429
 
-    if client.raise_on_unexpected_status:
+    if raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
         return None
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> DetailedErrorResponse | ErrorResponse | ExportResponse | None:
+    return parse_response(response, raise_on_unexpected_status=client.raise_on_unexpected_status)
 
 
 def _build_response(
@@ -99,7 +109,7 @@ def sync_detailed(
         Response[DetailedErrorResponse | ErrorResponse | ExportResponse]
     """
 
-    kwargs = _get_kwargs(
+    kwargs = build_request(
         body=body,
     )
 
@@ -162,7 +172,7 @@ async def asyncio_detailed(
         Response[DetailedErrorResponse | ErrorResponse | ExportResponse]
     """
 
-    kwargs = _get_kwargs(
+    kwargs = build_request(
         body=body,
     )
 
