@@ -65,7 +65,7 @@ _GROUPS = {
     "asyncio": ("asyncio",),
     "attrs": ("attr", "attrs"),
     "generated package": ("itwin_mesh_export_generated",),
-    "download engine": ("itwin_mesh_export._download",),
+    "download engine": ("itwin_mesh_export.download._driver",),
     "overlay modules": ("itwin_mesh_export",),
 }
 _BREAKDOWN_STATEMENT = "overlay+client"

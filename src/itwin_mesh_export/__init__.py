@@ -38,7 +38,8 @@ from ._exceptions import (
 )
 from ._version import __version__
 
-# name -> module, imported when the name is first looked up
+# name -> module, imported when the name is first looked up. The models are the generated ones.
+_MODELS = "itwin_mesh_export_generated.models"
 _LAZY = {
     "CallableToken": "._auth",
     "ClientCredentials": "._auth",
@@ -49,36 +50,30 @@ _LAZY = {
     "MeshExportClient": "._client",
     "last_modified_at": "._dates",
     "parse_timestamp": "._dates",
-    "Export": "._models",
-    "ExportLinks": "._models",
-    "ExportResultBody": "._models",
-    "ExportsOrderBy": "._models",
-    "ExportStatsDisplay": "._models",
-    "ExportStatus": "._models",
-    "ExportSummary": "._models",
-    "ExportType": "._models",
-    "Link": "._models",
-    "TilerConfigItem": "._models",
+    "Export": _MODELS,
+    "ExportLinks": _MODELS,
+    "ExportResultBody": _MODELS,
+    "ExportsOrderBy": _MODELS,
+    "ExportStatsDisplay": _MODELS,
+    "ExportStatus": _MODELS,
+    "ExportSummary": _MODELS,
+    "ExportType": _MODELS,
+    "Link": _MODELS,
+    "TilerConfigItem": _MODELS,
     "mesh_href": "._models",
     "RetryPolicy": "._retry",
-    "MANIFEST_NAME": "._storage_link",
-    "DownloadProgress": "._download_plan",
-    "DownloadResult": "._download_plan",
-    "ManifestEntry": "._manifest",
-    "TilesetLimits": "._tileset",
-    "download_tileset": "._download",
-    "download_tileset_async": "._download",
-    "verify_download": "._manifest",
+    "MANIFEST_NAME": ".download",
+    "DownloadProgress": ".download",
+    "DownloadResult": ".download",
+    "ManifestEntry": ".download",
+    "TilesetLimits": ".download",
+    "download_tileset": ".download",
+    "download_tileset_async": ".download",
+    "verify_download": ".download",
 }
 
 if TYPE_CHECKING:
-    from ._auth import CallableToken, ClientCredentials, StaticToken, TokenProvider
-    from ._client import DEFAULT_BASE_URL, AsyncMeshExportClient, MeshExportClient
-    from ._dates import last_modified_at, parse_timestamp
-    from ._download import download_tileset, download_tileset_async
-    from ._download_plan import DownloadProgress, DownloadResult
-    from ._manifest import ManifestEntry, verify_download
-    from ._models import (
+    from itwin_mesh_export_generated.models import (
         Export,
         ExportLinks,
         ExportResultBody,
@@ -89,11 +84,23 @@ if TYPE_CHECKING:
         ExportType,
         Link,
         TilerConfigItem,
-        mesh_href,
     )
+
+    from ._auth import CallableToken, ClientCredentials, StaticToken, TokenProvider
+    from ._client import DEFAULT_BASE_URL, AsyncMeshExportClient, MeshExportClient
+    from ._dates import last_modified_at, parse_timestamp
+    from ._models import mesh_href
     from ._retry import RetryPolicy
-    from ._storage_link import MANIFEST_NAME
-    from ._tileset import TilesetLimits
+    from .download import (
+        MANIFEST_NAME,
+        DownloadProgress,
+        DownloadResult,
+        ManifestEntry,
+        TilesetLimits,
+        download_tileset,
+        download_tileset_async,
+        verify_download,
+    )
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -27,9 +27,7 @@ threads and 20 tasks sharing one token request), so the package takes no extra d
 
 from __future__ import annotations
 
-import contextvars
 import inspect
-import ipaddress
 import math
 import os
 import threading
@@ -41,11 +39,13 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import httpx
 
+from ._backends import generator_sync
 from ._exceptions import InvalidArgumentError, MeshExportError, ResponseValidationError
-from ._http_client import DEFAULT_TIMEOUT, REQUEST_OPTIONS, USER_AGENT, APIClient
+from ._http import DEFAULT_TIMEOUT, USER_AGENT, CookielessClient, check_secure_url, connection_error, status_error
 from ._logging import logger
 from ._redact import redact_url
-from ._retry import IDEMPOTENT_EXTENSION, RetryTransport
+from ._retry import IDEMPOTENT_EXTENSION
+from ._transport import RetryTransport
 
 if TYPE_CHECKING:  # asyncio is imported on first use: it is a quarter of the package's import time (BENCHMARKS.md)
     import asyncio
@@ -62,8 +62,6 @@ __all__ = [
     "ClientCredentials",
     "StaticToken",
     "TokenProvider",
-    "check_secure_url",
-    "is_loopback_host",
     "token_provider_from",
 ]
 
@@ -329,16 +327,13 @@ class ClientCredentials:
 
     def _fetch(self) -> _Token:
         if self._http is None:
-            self._http = APIClient(
+            self._http = CookielessClient(
                 transport=RetryTransport(self._transport or httpx.HTTPTransport(), sleep=self._sleep),
                 timeout=self._timeout,
                 headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             )
         started = self._clock()
-        # In a context of its own: the token request is not the API call that needs the token, so
-        # that call's per-call options (with_options' timeout and retries, a wait's poll policy)
-        # must not shape it, and its answer must not count as that call's response.
-        response = contextvars.copy_context().run(self._post_token, self._http)
+        response = self._post_token(self._http)
         where = f"the token endpoint {redact_url(self._token_url)}"
         try:
             body = response.json()
@@ -362,8 +357,10 @@ class ClientCredentials:
         )
 
     def _post_token(self, http: httpx.Client) -> httpx.Response:
-        REQUEST_OPTIONS.set(None)
-        return http.post(
+        """The token request (retried like a GET: fetching a token twice has no effect to undo),
+        its answer read; a typed error for no answer or an error status."""
+        request = http.build_request(
+            "POST",
             self._token_url,
             data={
                 "grant_type": "client_credentials",
@@ -373,6 +370,13 @@ class ClientCredentials:
             },
             extensions={IDEMPOTENT_EXTENSION: True},
         )
+        try:
+            response = http.send(request)
+        except httpx.HTTPError as exc:
+            raise connection_error(exc, request) from exc
+        if not response.is_success:
+            raise status_error(response)
+        return response
 
     def __repr__(self) -> str:
         return (
@@ -394,38 +398,6 @@ def _lifetime_s(value: object) -> float | None:
     if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
         return None
     return float(value)
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for localhost, *.localhost and loopback addresses (127.0.0.0/8, ::1)."""
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_secure_url(url: str, *, what: str) -> str:
-    """`url` if it is an absolute https URL (or http to a loopback host); InvalidArgumentError
-    otherwise. Credentials are never sent over plain http to another machine."""
-    if not isinstance(url, str) or not url.strip():
-        raise InvalidArgumentError(f"{what} must be a non-empty URL")
-    try:
-        parsed = httpx.URL(url.strip())
-    except (httpx.InvalidURL, ValueError, TypeError) as exc:
-        raise InvalidArgumentError(f"{what} is not a valid URL: {redact_url(url)}") from exc
-    if parsed.scheme not in ("https", "http") or not parsed.host:
-        raise InvalidArgumentError(f"{what} must be an absolute http(s) URL, got {redact_url(url)}")
-    if parsed.userinfo:
-        raise InvalidArgumentError(f"{what} must not carry credentials in the URL")
-    if parsed.scheme == "http" and not is_loopback_host(parsed.host):
-        raise InvalidArgumentError(
-            f"refusing plain http for {what} {redact_url(url)}: credentials go over https only "
-            "(http is allowed for loopback hosts such as localhost)"
-        )
-    return url.strip()
 
 
 def token_provider_from(token: object, environ: Mapping[str, str] | None = None) -> tuple[TokenProvider, bool]:
@@ -483,35 +455,33 @@ class BearerTokenAuth(httpx.Auth):
         url = request.url
         return (url.scheme, url.host, url.port) == self._origin
 
-    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    async def _flow(
+        self, request: httpx.Request, get_token: Callable[[], Awaitable[str]]
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """The flow of both clients (`_backends`): the token on requests to the API's origin; after
+        a 401, one replay with a fresh token if the provider has one."""
         if not self._applies(request):
             yield request
             return
-        token = self._checked(self._provider.get_token())
+        token = self._checked(await get_token())
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401:
             self._provider.invalidate(token)
-            fresh = self._checked(self._provider.get_token())
+            fresh = self._checked(await get_token())
             if fresh != token:
                 logger.info("the API rejected the access token (401); replaying once with a fresh one")
                 request.headers["Authorization"] = f"Bearer {fresh}"
                 yield request
 
-    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        if not self._applies(request):
-            yield request
-            return
-        token = self._checked(await self._provider.aget_token())
-        request.headers["Authorization"] = f"Bearer {token}"
-        response = yield request
-        if response.status_code == 401:
-            self._provider.invalidate(token)
-            fresh = self._checked(await self._provider.aget_token())
-            if fresh != token:
-                logger.info("the API rejected the access token (401); replaying once with a fresh one")
-                request.headers["Authorization"] = f"Bearer {fresh}"
-                yield request
+    async def _blocking_token(self) -> str:
+        return self._provider.get_token()
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        return generator_sync(self._flow(request, self._blocking_token))
+
+    def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        return self._flow(request, self._provider.aget_token)
 
     def __repr__(self) -> str:
         return f"BearerTokenAuth({self._provider!r})"

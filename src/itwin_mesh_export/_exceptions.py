@@ -151,26 +151,39 @@ class APIStatusError(APIError):
 
 
 class BadRequestError(APIStatusError):
+    """400: the API refused the request as malformed."""
+
     status_code = 400
 
 
 class AuthenticationError(APIStatusError):
+    """401: the token was refused, after one replay with a fresh token where the provider has one
+    (or the token endpoint refused the client's credentials)."""
+
     status_code = 401
 
 
 class PermissionDeniedError(APIStatusError):
+    """403: the caller may not do this (no access to the iTwin or the iModel)."""
+
     status_code = 403
 
 
 class NotFoundError(APIStatusError):
+    """404: no such export (or iModel)."""
+
     status_code = 404
 
 
 class ConflictError(APIStatusError):
+    """409: the request conflicts with the export's current state."""
+
     status_code = 409
 
 
 class UnprocessableEntityError(APIStatusError):
+    """422: the request was understood but refused; `details` says which parameter and why."""
+
     status_code = 422
 
 
@@ -281,11 +294,14 @@ class LinkExpiredError(StorageError):
 
 
 class IncompleteDownloadError(DownloadError):
-    """The completeness check found files the tileset references that are not on disk."""
+    """The completeness check found files the tileset references that are not on disk (or, from
+    `verify_download`, files that differ from the manifest). `missing` lists their paths; the
+    message names the first ten."""
 
     def __init__(self, message: str, *, missing: Sequence[str]) -> None:
-        super().__init__(message)
         self.missing = list(missing)
+        shown = ", ".join(self.missing[:10]) + (" ..." if len(self.missing) > 10 else "")
+        super().__init__(f"{message}: {shown}" if shown else message)
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {

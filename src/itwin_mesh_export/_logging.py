@@ -6,6 +6,11 @@ with every URL passed through `redact_url` first, and formats nothing unless the
 
 Set `ITWIN_MESH_EXPORT_LOG=debug` (every attempt) or `=info` (retries and warnings) to get a
 stderr handler without writing logging configuration, as `OPENAI_LOG` does for openai-python.
+
+httpx itself logs every request at INFO on the `httpx` logger as `HTTP Request: GET <full URL>`,
+a storage link's signature included, and offers no switch to leave the query out: a filter on that
+logger (`install_httpx_log_redaction`, installed once per process by the download engine) passes
+each URL argument through `redact_url` before any handler formats it, and changes nothing else.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from ._redact import redact_url
 __all__ = [
     "LOGGER_NAME",
     "LOG_ENV_VAR",
+    "RedactHttpxUrls",
+    "install_httpx_log_redaction",
     "log_attempt",
     "log_retry",
     "logger",
@@ -99,6 +106,21 @@ def request_id(headers: httpx.Headers) -> str | None:
         if value:
             return value
     return None
+
+
+class RedactHttpxUrls(logging.Filter):
+    """Replace every httpx.URL among a record's arguments by its redacted text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(arg, httpx.URL) for arg in record.args):
+            record.args = tuple(redact_url(str(arg)) if isinstance(arg, httpx.URL) else arg for arg in record.args)
+        return True
+
+
+def install_httpx_log_redaction() -> None:
+    httpx_logger = logging.getLogger("httpx")
+    if not any(isinstance(existing, RedactHttpxUrls) for existing in httpx_logger.filters):
+        httpx_logger.addFilter(RedactHttpxUrls())
 
 
 _configured_from_env = False

@@ -1,4 +1,5 @@
-"""The generated models users need, re-exported, and `mesh_href`.
+"""`mesh_href`: the one link of an export users need, read safely. (The models themselves are
+the generated ones, which the package root re-exports.)
 
 `Link.href` of a Complete export is a storage URL whose query string is a signature valid for an
 hour; the spec marks it `x-secret-query`, so the generated repr hides its query values (see
@@ -8,33 +9,10 @@ signature. `href` and `to_dict()` keep the real URL.
 
 from __future__ import annotations
 
-from itwin_mesh_export_generated.models import (
-    Export,
-    ExportLinks,
-    ExportResultBody,
-    ExportsOrderBy,
-    ExportStatsDisplay,
-    ExportStatus,
-    ExportSummary,
-    ExportType,
-    Link,
-    TilerConfigItem,
-)
+from itwin_mesh_export_generated.models import Export
 from itwin_mesh_export_generated.types import Unset
 
-__all__ = [
-    "Export",
-    "ExportLinks",
-    "ExportResultBody",
-    "ExportStatsDisplay",
-    "ExportStatus",
-    "ExportSummary",
-    "ExportType",
-    "ExportsOrderBy",
-    "Link",
-    "TilerConfigItem",
-    "mesh_href",
-]
+__all__ = ["mesh_href"]
 
 
 def mesh_href(export: Export) -> str | None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
+import httpx
+
 from itwin_mesh_export_generated.models import Export, ExportsPage
 from itwin_mesh_export_generated.types import Unset
 
 from ._exceptions import ResponseValidationError
 from ._redact import redact_url
-from ._validation import check_export
+from ._responses import check_export
 
 __all__ = ["DEFAULT_PAGE_SIZE", "PageCursor", "full_exports", "next_page"]
 
@@ -51,17 +53,18 @@ def next_page(page: ExportsPage, seen: set[PageCursor]) -> PageCursor | None:
     return top, skip
 
 
-def full_exports(page: ExportsPage) -> list[Export]:
+def full_exports(page: ExportsPage, response: httpx.Response | None = None) -> list[Export]:
     """The page's items, each checked to be a full export (`Prefer: return=representation`)."""
     exports = page.exports
     if not isinstance(exports, list):
-        raise ResponseValidationError("Get Exports answered without an exports list")
+        raise ResponseValidationError("Get Exports answered without an exports list", response=response)
     for index, item in enumerate(exports):
         if not isinstance(item, Export):
             item_id = getattr(item, "id", None)
             raise ResponseValidationError(
                 f"Get Exports item {index} (id {item_id!r}) is not a full export: it lacks required fields "
-                "such as request, or has fields of the wrong type"
+                "such as request, or has fields of the wrong type",
+                response=response,
             )
-        check_export(item, where=f"Get Exports item {index}")
+        check_export(item, where=f"Get Exports item {index}", response=response)
     return exports  # type: ignore[return-value]  # every item was just checked to be an Export

@@ -1,33 +1,23 @@
-"""Retries as an httpx transport wrapper: which failures deserve another attempt, how long to wait
-first, and when to stop.
+"""Retry policy: which failures deserve another attempt, how long to wait first, and when to stop.
 
 The generated client has no retries, and httpx's own `retries=` covers connection failures only.
 What a generator cannot know is which Mesh Export calls are safe to repeat (Start Export is a POST
-that creates a job) and how the platform signals overload (429 with `Retry-After`). Sleep and both
-clocks are injectable, so no test sleeps. Any httpx client can use these transports (the
-downloader's included); a request may carry its own `RetryPolicy` in
-`request.extensions[RETRY_POLICY_EXTENSION]`.
-
-A successful response's body is read here, inside the attempt (`buffer_body=True`, the default):
-httpx reads it only after the transport returns, so a connection reset, a cut or a stall in the
-middle of a body would otherwise escape every retry. API bodies are small JSON documents; a client
-that streams large bodies passes `buffer_body=False`.
+that creates a job) and how the platform signals overload (429 with `Retry-After`). `RetryPolicy`
+is pure (no I/O, an injectable random source); the API clients' transports (`_async/transport.py`,
+and its generated sync twin) and the download engine's per-file attempts both follow it.
 """
 
 from __future__ import annotations
 
-import email.utils
 import math
 import random
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
 
 import httpx
 
 from ._exceptions import InvalidArgumentError
-from ._logging import log_attempt, log_retry
+from ._http import retry_after_s
 
 __all__ = [
     "BACKOFF_INITIAL_S",
@@ -41,9 +31,7 @@ __all__ = [
     "RETRY_AFTER_JITTER",
     "RETRY_POLICY_EXTENSION",
     "RETRY_STATUSES",
-    "AsyncRetryTransport",
     "RetryPolicy",
-    "RetryTransport",
     "retry_after_s",
 ]
 
@@ -151,241 +139,9 @@ class RetryPolicy:
         return None
 
 
-def retry_after_s(headers: Mapping[str, str], now_epoch_s: float) -> float | None:
-    """The server's wait hint in seconds: `retry-after-ms`, else `Retry-After` as seconds or as an
-    HTTP date (relative to `now_epoch_s`). None when absent or unreadable; never negative.
-
-    A negative number of seconds is unreadable (RFC 9110's delay-seconds are digits only, though
-    the spec's `type: integer` allows one, and Prism sends them): the backoff applies, where
-    reading it as 0 would retry at once against a server that is rate limiting. A date in the
-    past is readable and means now."""
-    millis = headers.get("retry-after-ms")
-    if millis is not None:
-        value = _finite_float(millis)
-        if value is not None and value >= 0:
-            return value / 1000.0
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    seconds = _finite_float(raw)
-    if seconds is not None:
-        return seconds if seconds >= 0 else None
-    try:
-        when = email.utils.parsedate_to_datetime(raw.strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now_epoch_s)
-
-
 def _idempotent(method: str, override: bool | None) -> bool:
     return method in IDEMPOTENT_METHODS if override is None else override
 
 
-def _finite_float(text: str) -> float | None:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
 def _positive(value: object) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value) and value > 0
-
-
-def _bound_timeouts(request: httpx.Request, remaining_s: float) -> None:
-    """Cut the attempt's timeouts to what is left of the overall deadline."""
-    remaining_s = max(remaining_s, _MIN_ATTEMPT_TIMEOUT_S)
-    timeouts = request.extensions.get("timeout")
-    if not isinstance(timeouts, dict):
-        request.extensions["timeout"] = dict.fromkeys(("connect", "read", "write", "pool"), remaining_s)
-        return
-    for value in timeouts.values():
-        if value is None or value > remaining_s:
-            break
-    else:
-        return  # every timeout already ends before the deadline (the usual case)
-    request.extensions["timeout"] = {
-        key: remaining_s if value is None or value > remaining_s else value for key, value in timeouts.items()
-    }
-
-
-def _reason(response: httpx.Response) -> str:
-    return str(response.status_code)
-
-
-def _buffered(response: httpx.Response, content: bytes, request: httpx.Request) -> httpx.Response:
-    """The response again, its body (as received, still encoded) held in memory."""
-    return httpx.Response(
-        response.status_code,
-        headers=response.headers,
-        stream=httpx.ByteStream(content),
-        extensions=response.extensions,
-        request=request,
-    )
-
-
-def _read_raw(response: httpx.Response, request: httpx.Request) -> httpx.Response:
-    if response.is_stream_consumed:  # read already (httpx.MockTransport does): nothing left to fail
-        return response
-    try:
-        content = b"".join(response.iter_raw())
-    finally:
-        response.close()
-    return _buffered(response, content, request)
-
-
-async def _aread_raw(response: httpx.Response, request: httpx.Request) -> httpx.Response:
-    if response.is_stream_consumed:
-        return response
-    try:
-        content = b"".join([chunk async for chunk in response.aiter_raw()])
-    finally:
-        await response.aclose()
-    return _buffered(response, content, request)
-
-
-class RetryTransport(httpx.BaseTransport):
-    """Wraps a transport; repeats attempts as `RetryPolicy` says. Returns the last response (an
-    error status included) or raises the last transport error: mapping to exceptions is the
-    client's job, so that 401 can still reach the auth flow above."""
-
-    def __init__(
-        self,
-        transport: httpx.BaseTransport,
-        policy: RetryPolicy | None = None,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        buffer_body: bool = True,
-    ) -> None:
-        self._transport = transport
-        self._policy = policy if policy is not None else RetryPolicy()
-        self._sleep = sleep
-        self._clock = clock
-        self._wall_clock = wall_clock
-        self._buffer_body = buffer_body
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        policy: RetryPolicy = request.extensions.get(RETRY_POLICY_EXTENSION) or self._policy
-        clock = self._clock
-        started = clock()
-        deadline = None if policy.deadline_s is None else started + policy.deadline_s
-        idempotent = True if request.extensions.get(IDEMPOTENT_EXTENSION) is True else None
-        attempt = 1
-        while True:
-            attempt_started = clock() if attempt > 1 else started
-            if deadline is not None:
-                _bound_timeouts(request, deadline - attempt_started)
-            try:
-                response = self._transport.handle_request(request)
-                if self._buffer_body and response.status_code < 400:
-                    response = _read_raw(response, request)  # a failure mid-body is retried like any other
-            except httpx.TransportError as exc:
-                now = clock()
-                log_attempt(request, attempt, now - attempt_started, error=exc)
-                delay = policy.delay_after_error(request.method, exc, attempt, idempotent=idempotent)
-                if delay is None or (deadline is not None and now + delay >= deadline):
-                    raise
-                log_retry(request, attempt, policy.max_attempts, delay, type(exc).__name__)
-                self._sleep(delay)
-                attempt += 1
-                continue
-            now = clock()
-            log_attempt(request, attempt, now - attempt_started, response=response)
-            if response.status_code < 400:
-                return response
-            delay = policy.delay_after_status(
-                request.method,
-                response.status_code,
-                response.headers,
-                attempt,
-                self._wall_clock(),
-                idempotent=idempotent,
-            )
-            if delay is None or (deadline is not None and now + delay >= deadline):
-                return response
-            response.read()  # drain, so the connection goes back to the pool
-            response.close()
-            log_retry(request, attempt, policy.max_attempts, delay, _reason(response))
-            self._sleep(delay)
-            attempt += 1
-
-    def close(self) -> None:
-        self._transport.close()
-
-
-class AsyncRetryTransport(httpx.AsyncBaseTransport):
-    """The asyncio twin of `RetryTransport`: same policy, awaits an injectable sleep."""
-
-    def __init__(
-        self,
-        transport: httpx.AsyncBaseTransport,
-        policy: RetryPolicy | None = None,
-        *,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        buffer_body: bool = True,
-    ) -> None:
-        if sleep is None:  # asyncio.sleep; asyncio is imported on first use (BENCHMARKS.md, import time)
-            import asyncio
-
-            sleep = asyncio.sleep
-        self._transport = transport
-        self._policy = policy if policy is not None else RetryPolicy()
-        self._sleep: Callable[[float], Awaitable[None]] = sleep
-        self._clock = clock
-        self._wall_clock = wall_clock
-        self._buffer_body = buffer_body
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        policy: RetryPolicy = request.extensions.get(RETRY_POLICY_EXTENSION) or self._policy
-        clock = self._clock
-        started = clock()
-        deadline = None if policy.deadline_s is None else started + policy.deadline_s
-        idempotent = True if request.extensions.get(IDEMPOTENT_EXTENSION) is True else None
-        attempt = 1
-        while True:
-            attempt_started = clock() if attempt > 1 else started
-            if deadline is not None:
-                _bound_timeouts(request, deadline - attempt_started)
-            try:
-                response = await self._transport.handle_async_request(request)
-                if self._buffer_body and response.status_code < 400:
-                    response = await _aread_raw(response, request)  # a failure mid-body is retried like any other
-            except httpx.TransportError as exc:
-                now = clock()
-                log_attempt(request, attempt, now - attempt_started, error=exc)
-                delay = policy.delay_after_error(request.method, exc, attempt, idempotent=idempotent)
-                if delay is None or (deadline is not None and now + delay >= deadline):
-                    raise
-                log_retry(request, attempt, policy.max_attempts, delay, type(exc).__name__)
-                await self._sleep(delay)
-                attempt += 1
-                continue
-            now = clock()
-            log_attempt(request, attempt, now - attempt_started, response=response)
-            if response.status_code < 400:
-                return response
-            delay = policy.delay_after_status(
-                request.method,
-                response.status_code,
-                response.headers,
-                attempt,
-                self._wall_clock(),
-                idempotent=idempotent,
-            )
-            if delay is None or (deadline is not None and now + delay >= deadline):
-                return response
-            await response.aread()
-            await response.aclose()
-            log_retry(request, attempt, policy.max_attempts, delay, _reason(response))
-            await self._sleep(delay)
-            attempt += 1
-
-    async def aclose(self) -> None:
-        await self._transport.aclose()

@@ -23,13 +23,12 @@ from itwin_mesh_export import (
     InvalidArgumentError,
     InvalidTilesetError,
     StorageError,
-    _download,
-    _partial_file,
     download_tileset,
     download_tileset_async,
     verify_download,
 )
-from itwin_mesh_export._download_plan import DownloadPlan
+from itwin_mesh_export.download import _driver, _partial_file
+from itwin_mesh_export.download._plan import DownloadPlan
 from tests.download.conftest import Runner, assert_no_secret, sha256, standard_export, tree
 from tests.download.fake_storage import HOST, SIG1, FakeStorage, _CutStream, href, tileset
 
@@ -302,7 +301,7 @@ def test_any_failure_while_opening_the_state_releases_the_directory_lock(
     def interrupted(state_dir: Path) -> set[str]:
         raise Interrupted
 
-    monkeypatch.setattr(_download, "leftover_keys", interrupted)
+    monkeypatch.setattr(_driver, "leftover_keys", interrupted)
     with pytest.raises(Interrupted) as info:
         download_tileset(href(), tmp_path, transport=storage.transport(), fsync=False)
     monkeypatch.undo()

@@ -14,7 +14,7 @@ from itwin_mesh_export import (
     TilesetLimits,
     UnsafeTilesetError,
 )
-from itwin_mesh_export._storage_link import resolve_reference
+from itwin_mesh_export.download._storage_link import resolve_reference
 from tests.download.conftest import Runner, assert_no_secret, tree
 from tests.download.fake_storage import FakeStorage, tileset
 

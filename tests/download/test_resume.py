@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from itwin_mesh_export import MANIFEST_NAME, DownloadProgress, StorageError, verify_download
-from itwin_mesh_export._manifest import boot_id
+from itwin_mesh_export.download._disk import boot_id
 from tests.download.conftest import BIG, Runner, standard_export, tree
 from tests.download.fake_storage import FakeStorage, tileset
 

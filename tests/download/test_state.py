@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from itwin_mesh_export import MANIFEST_NAME, DownloadError, DownloadProgress, _manifest, _transfer
-from itwin_mesh_export._manifest import boot_id
+from itwin_mesh_export import MANIFEST_NAME, DownloadError, DownloadProgress
+from itwin_mesh_export.download import _manifest, _transfer
+from itwin_mesh_export.download._disk import boot_id
 from tests.download.conftest import BIG, Runner, standard_export, tree
 from tests.download.fake_storage import FakeStorage, tileset
 

@@ -202,7 +202,7 @@ def test_concurrent_sync_ensures_start_one_export() -> None:
         return response
 
     client: Any = make_client("sync", handler, FakeClock())
-    client._ensure_locks = locks
+    client._io._locks = locks
     results: list[str] = []
     barrier = threading.Barrier(8)
 
@@ -236,7 +236,7 @@ async def test_concurrent_async_ensures_start_one_export() -> None:
         return response
 
     client: Any = make_client("async", handler, FakeClock())  # type: ignore[arg-type]
-    client._ensure_locks = locks
+    client._io._locks = locks
     exports = await asyncio.gather(*(client.ensure_export("m1", "c1") for _ in range(8)))
     assert {e.id for e in exports} == {"new-1"} and len(service.posts) == 1
     # Different exports do not wait for each other, and the per-key locks are dropped after use.

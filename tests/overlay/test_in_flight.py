@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from itwin_mesh_export import APIConnectionError, AsyncMeshExportClient
-from itwin_mesh_export._http_client import DEFAULT_MAX_IN_FLIGHT, APIAsyncClient
+from itwin_mesh_export._backends import DEFAULT_MAX_IN_FLIGHT
 from tests.overlay.conftest import API, TOKEN, export_json
 
 pytestmark = pytest.mark.anyio
@@ -63,12 +63,15 @@ async def test_concurrent_calls_beyond_the_limit_wait_outside_the_pool() -> None
     assert gate.seen == calls
 
 
-async def test_the_limit_is_configurable_and_frees_a_slot_on_errors() -> None:
+async def test_an_error_frees_its_slot() -> None:
     async def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused")  # raised while the request holds the slot
 
-    async with APIAsyncClient(transport=httpx.MockTransport(handler), max_in_flight=1) as http:
-        for _ in range(3):  # each error leaves the slot free for the next request
+    transport = httpx.MockTransport(handler)
+    async with AsyncMeshExportClient(TOKEN, base_url=API, transport=transport, max_attempts=1) as client:
+        slots = client._io.slots
+        assert isinstance(slots, asyncio.Semaphore)
+        for _ in range(DEFAULT_MAX_IN_FLIGHT + 3):  # more errors than slots: each left its slot free
             with pytest.raises(APIConnectionError):
-                await asyncio.wait_for(http.get("https://api.bentley.com/mesh-export/e1"), timeout=5)
-        assert not http._in_flight.locked()
+                await asyncio.wait_for(client.get_export("e1"), timeout=5)
+        assert slots._value == DEFAULT_MAX_IN_FLIGHT

@@ -17,7 +17,7 @@ _PROBE = """
 import json, sys
 import itwin_mesh_export
 MODULES = ("asyncio", "anyio", "attrs", "itwin_mesh_export_generated",
-           "itwin_mesh_export._client", "itwin_mesh_export._download")
+           "itwin_mesh_export._client", "itwin_mesh_export.download._driver")
 before = {m: m in sys.modules for m in MODULES}
 itwin_mesh_export.MeshExportError, itwin_mesh_export.__version__
 itwin_mesh_export.download_tileset
@@ -35,3 +35,35 @@ def test_the_package_import_defers_asyncio_and_the_download_engine() -> None:
     assert set(loaded["before"].values()) == {False}, loaded["before"]
     # ...and the names still work: using them loads what they need.
     assert set(loaded["after"].values()) == {True}, loaded["after"]
+
+
+_CLI_PROBE = """
+import json, sys
+from itwin_mesh_export.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+defaults = "itwin_mesh_export.download._defaults"
+engine = sorted(m for m in sys.modules if m.startswith("itwin_mesh_export.download.") and m != defaults)
+print(json.dumps({"anyio": "anyio" in sys.modules, "engine": engine}))
+"""
+
+
+def _cli_loads(*argv: str) -> dict[str, object]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _CLI_PROBE, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    loaded: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_the_command_line_loads_no_download_engine_for_version_or_get() -> None:
+    # --version: no engine, and no anyio (nothing of it is needed to print a version).
+    assert _cli_loads("--version") == {"anyio": False, "engine": []}
+    # `get` against a closed port fails to connect, after loading all it loads to try: no engine
+    # module beyond its defaults. (anyio is loaded there by httpx's own transport, httpcore, whose
+    # `_synchronization` imports it for every client, sync ones included: not this package's doing.)
+    loaded = _cli_loads("--base-url", "http://127.0.0.1:9/mesh-export", "--token", "t", "get", "e1")
+    assert loaded["engine"] == [], loaded

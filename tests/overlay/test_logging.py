@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from itwin_mesh_export import ClientCredentials, Export, ResponseValidationError, RetryPolicy
-from itwin_mesh_export._http_client import connection_error, scrub
+from itwin_mesh_export._http import connection_error
 from itwin_mesh_export._logging import LOGGER_NAME, logger, setup_logging_from_env
-from itwin_mesh_export._redact import redact_url
-from itwin_mesh_export._retry import RetryTransport
+from itwin_mesh_export._redact import redact_text, redact_url
+from itwin_mesh_export._transport import RetryTransport
 from tests.overlay.conftest import (
     API,
     SIGNATURE,
@@ -98,9 +98,9 @@ def test_connection_error_messages_redact_the_url() -> None:
     assert SIGNATURE not in str(timeout)
 
 
-def test_scrub_redacts_every_url_in_a_text() -> None:
+def test_redact_text_redacts_every_url_in_a_text() -> None:
     text = f"see {SIGNED_HREF} and 'https://x.example/a?token={TOKEN}'"
-    assert TOKEN not in scrub(text) and SIGNATURE not in scrub(text)
+    assert TOKEN not in redact_text(text) and SIGNATURE not in redact_text(text)
 
 
 @pytest.mark.parametrize(

@@ -23,9 +23,9 @@ from itwin_mesh_export._retry import (
     BACKOFF_INITIAL_S,
     RETRY_AFTER_CAP_S,
     RETRY_POLICY_EXTENSION,
-    RetryTransport,
     retry_after_s,
 )
+from itwin_mesh_export._transport import RetryTransport
 from tests.overlay.conftest import FakeClock, Script, export_json, respond
 
 pytestmark = pytest.mark.anyio

@@ -71,7 +71,7 @@ CLIENT_SCRIPT = textwrap.dedent(
     import importlib.metadata, json, sys
     import itwin_mesh_export
     from itwin_mesh_export import MeshExportClient, mesh_href
-    from itwin_mesh_export._http_client import USER_AGENT
+    from itwin_mesh_export._http import USER_AGENT
 
     base_url, token = sys.argv[1], sys.argv[2]
     with MeshExportClient(token, base_url=base_url) as client:

@@ -67,7 +67,7 @@ from itwin_mesh_export import (
     ResponseValidationError,
 )
 from itwin_mesh_export._exceptions import _STATUS_CLASSES, InternalServerError
-from itwin_mesh_export._validation import PARSE_ERRORS
+from itwin_mesh_export._responses import PARSE_ERRORS
 from itwin_mesh_export_generated.types import Unset
 from tests.conftest import load_spec
 from tests.reliability.budget import BUDGET, record_result

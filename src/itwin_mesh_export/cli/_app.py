@@ -25,11 +25,10 @@ from rich.console import Console
 
 from .._auth import ENV_ACCESS_TOKEN, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_TOKEN_URL
 from .._client import ENV_BASE_URL
-from .._download import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
 from .._logging import logger
-from .._manifest import verify_download
 from .._version import __version__
 from .._waiting import DEFAULT_POLL_INTERVAL_S, DEFAULT_WAIT_TIMEOUT_S
+from ..download._defaults import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
 from ._errors import (
     EXIT_BROKEN_PIPE,
     EXIT_CODES,
@@ -414,6 +413,8 @@ def download(
 @_json_option
 def verify(dest: Path, as_json: bool) -> None:
     """Check a finished download against its manifest (presence, size, SHA-256 of every file)."""
+    from ..download import verify_download
+
     entries = verify_download(dest)
     size = sum(e.size for e in entries)
     if as_json:

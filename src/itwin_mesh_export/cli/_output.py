@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from itwin_mesh_export_generated.models import Export
+
 from .._dates import last_modified_at
-from .._download_plan import DownloadResult
-from .._models import Export, mesh_href
+from .._models import mesh_href
+
+if TYPE_CHECKING:  # the download engine loads only when a download runs
+    from ..download import DownloadResult
 
 __all__ = [
     "delete_json",

@@ -9,7 +9,7 @@ runs hold no control codes. `--quiet` silences both.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from rich.console import Console
 from rich.progress import (
@@ -24,8 +24,10 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from .._download_plan import DownloadProgress
-from .._models import Export
+from itwin_mesh_export_generated.models import Export
+
+if TYPE_CHECKING:  # the download engine loads only when a download runs
+    from ..download import DownloadProgress
 
 __all__ = ["DownloadDisplay", "WaitDisplay"]
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._exceptions import InvalidTilesetError, UnsafeTilesetError
+from .._exceptions import InvalidTilesetError, UnsafeTilesetError
 
 __all__ = ["Reference", "TilesetLimits", "file_kind", "parse_gltf", "parse_tileset"]
 

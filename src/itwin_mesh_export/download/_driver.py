@@ -1,19 +1,11 @@
-"""Download a Complete export's whole 3D Tiles tileset into a directory: in parallel, resumably,
-safely, in sync (`download_tileset`) and async (`download_tileset_async`) forms.
+"""The engine's entry points, `download_tileset` and `download_tileset_async`, and the loops
+that move bytes: everything that decides is pure and shared (the other modules of this package),
+and each form is only a thin loop that sends the requests the state machine (`_transfer`) asks
+for and feeds its answers back: `concurrency` threads (a ThreadPoolExecutor) for sync, as many
+tasks (anyio) for async. `_Setup` checks both forms' arguments and opens the session.
 
 No generic client does this, so it is hand-written on httpx alone (azure-storage-blob would not
-serve the CDN variant of the link). How the two forms share one logic: everything that decides is
-pure and shared, and each form is only a thin loop that moves bytes.
-
-- `_storage_link`: the link, and the safety gate every tileset URI passes before it is fetched;
-- `_tileset`: what a tileset or glTF file references, bounded against hostile files;
-- `_partial_file`: the bytes on disk of a file in progress, and what a storage answer means for
-  them (append, replace, retry, refresh the link, fail);
-- `_transfer`: one file's attempts as a state machine (request -> response -> chunks -> end);
-- `_download_plan`: the queue of files, the link and its refreshes, progress, the result;
-- `_manifest`: the journal of finished files and the final manifest;
-- here: two drivers that send the requests the state machine asks for and feed its answers back;
-  `concurrency` threads (a ThreadPoolExecutor) for sync, as many tasks (anyio) for async.
+serve the CDN variant of the link).
 
 Both drivers have the same shape: `concurrency` workers, each a loop that takes the next file from
 the plan (`next_job`), fetches it, and records it there itself (`finish`, which also queues what a
@@ -25,11 +17,11 @@ sync, an anyio Event in async). The first error stops the others: in sync a shar
 chunk and every retry's wait checks, in async the task group's cancellation; it is raised alone.
 
 The storage is reached through its own httpx client with no auth, no redirects, no cookie jar
-(httpx extracts cookies from every response otherwise: ~15 µs each) and a user agent of its own: the API's bearer token
-never goes there. Signed URLs reach logs only
-redacted, httpx's own request log line included (`_httpx_log`). A refused signature (401/403)
-triggers one call to `refresh_href`, shared by every file in flight, after which each file goes on
-from the bytes it has. In the async form, file writes of one chunk happen on the event loop (they
+(httpx extracts cookies from every response otherwise: ~15 µs each) and a user agent of its own:
+the API's bearer token never goes there. Signed URLs reach logs only redacted, httpx's own request
+log line included (`_logging.install_httpx_log_redaction`). A refused signature (401/403) triggers
+one call to `refresh_href`, shared by every file in flight, after which each file goes on from the
+bytes it has. In the async form, file writes of one chunk happen on the event loop (they
 land in the page cache in microseconds); reading a partial file back, fsync, rename and parsing
 run in a worker thread.
 
@@ -43,14 +35,17 @@ directory is created only when the rename says it is missing), and one journal l
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
+import math
 import os
 import shutil
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any, TypedDict, Unpack
 
 import anyio
 import anyio.abc
@@ -58,20 +53,27 @@ import anyio.lowlevel
 import anyio.to_thread
 import httpx
 
-from ._download_defaults import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, MAX_CONCURRENCY
-from ._download_plan import DownloadPlan, DownloadProgress, DownloadResult, FileJob, FileOutcome
-from ._download_retry import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER_S, RetryPolicy
-from ._exceptions import DownloadError, InvalidArgumentError
-from ._http_client import CookielessAsyncClient, CookielessClient
-from ._httpx_log import install_httpx_log_redaction
-from ._manifest import Journal, load_records, target_directory, write_manifest
+from .._exceptions import DownloadError, InvalidArgumentError
+from .._http import CookielessAsyncClient, CookielessClient
+from .._logging import install_httpx_log_redaction
+from .._retry import RetryPolicy
+from .._version import __version__
+from ._defaults import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_AFTER_S,
+    DEFAULT_TIMEOUT,
+    MAX_CONCURRENCY,
+)
+from ._disk import target_directory
+from ._manifest import Journal, load_records, write_manifest
 from ._partial_file import leftover_keys
+from ._plan import DownloadPlan, DownloadProgress, DownloadResult, FileJob, FileOutcome
 from ._storage_link import STATE_DIR_NAME, StorageLink
 from ._tileset import TilesetLimits
 from ._transfer import DownloadCancelled, FileTransfer, Step, StepKind
-from ._version import __version__
 
-__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_TIMEOUT", "MAX_CONCURRENCY", "download_tileset", "download_tileset_async"]
+__all__ = ["DownloadOptions", "download_tileset", "download_tileset_async"]
 
 logger = logging.getLogger("itwin_mesh_export.download")
 
@@ -82,21 +84,34 @@ LOCK_NAME = "lock"
 install_httpx_log_redaction()
 
 
+class DownloadOptions(TypedDict, total=False):
+    """The options `download_tileset` and `download_tileset_async` both take, as keywords."""
+
+    concurrency: int
+    """Files in flight at once: 1 to 256, default 8."""
+    on_progress: Callable[[DownloadProgress], None] | None
+    """Called with a `DownloadProgress` as files and bytes arrive, one call at a time."""
+    timeout: httpx.Timeout
+    """The storage client's timeouts (default 10 s to connect, 60 s to read or write)."""
+    max_retries: int
+    """Attempts of one file in a row that may fail without progress, after the first (default 5)."""
+    max_retry_after_s: float
+    """A storage `Retry-After` longer than this fails the file instead (default 60 s)."""
+    limits: TilesetLimits | None
+    """Bounds on what a tileset may ask for (default `TilesetLimits()`)."""
+    fsync: bool
+    """Make every file durable before its rename (default False: only the manifest is synced)."""
+
+
 def download_tileset(
     mesh_href: str,
     dest: str | os.PathLike[str],
     *,
     refresh_href: Callable[[], str] | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    on_progress: Callable[[DownloadProgress], None] | None = None,
     http_client: httpx.Client | None = None,
     transport: httpx.BaseTransport | None = None,
-    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-    max_retries: int = DEFAULT_MAX_RETRIES,
-    max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S,
-    limits: TilesetLimits | None = None,
-    fsync: bool = False,
     sleep: Callable[[float], None] | None = None,
+    **options: Unpack[DownloadOptions],
 ) -> DownloadResult:
     """Download the tileset behind an export's `_links.mesh.href` into `dest`.
 
@@ -105,10 +120,11 @@ def download_tileset(
     partial ones; checks that every referenced file is on disk; writes the manifest.
 
     `refresh_href` returns a fresh href (fetch the export again) when the storage refuses the
-    signature; without it that is a LinkExpiredError. `on_progress` is called (one call at a
-    time, from worker threads) as files and bytes arrive. `http_client` (no auth allowed) or
+    signature; without it that is a LinkExpiredError. `http_client` (no auth allowed) or
     `transport` replace the default storage client. `sleep` waits between attempts (injectable
     for tests); by default a wait that ends early when another file failed or ^C was pressed.
+    The other options are `DownloadOptions` (`concurrency`, `on_progress`, called from worker
+    threads, `timeout`, `max_retries`, `max_retry_after_s`, `limits`, `fsync`).
 
     Durability: a file gets its final name only once complete, so a killed process never leaves
     a partial file there, and the manifest is fsynced. `fsync=True` also makes every file
@@ -120,28 +136,10 @@ def download_tileset(
     IncompleteDownloadError, DownloadError; InvalidArgumentError for bad arguments. On any error
     the bytes on disk are kept, and running again resumes.
     """
-    _check_client(http_client, transport)
-    _check_callables(refresh_href=refresh_href, on_progress=on_progress, sleep=sleep)
-    session = _Session.open(
-        mesh_href,
-        dest,
-        refresh=refresh_href is not None,
-        concurrency=concurrency,
-        on_progress=on_progress,
-        max_retries=max_retries,
-        max_retry_after_s=max_retry_after_s,
-        limits=limits,
-        fsync=fsync,
-    )
-    with session:
-        client = http_client or CookielessClient(
-            transport=transport, timeout=timeout, limits=_pool_limits(concurrency), headers={"User-Agent": USER_AGENT}
-        )
-        try:
-            _run_sync(session, client, refresh_href, concurrency, sleep)
-        finally:
-            if http_client is None:
-                client.close()
+    setup = _Setup(mesh_href, dest, refresh_href, http_client, transport, sleep, options)
+    with setup.open_session() as session:
+        with setup.storage_client(CookielessClient) as client:
+            _run_sync(session, client, refresh_href, setup.concurrency, sleep)
         return session.complete()
 
 
@@ -150,44 +148,18 @@ async def download_tileset_async(
     dest: str | os.PathLike[str],
     *,
     refresh_href: Callable[[], Awaitable[str]] | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    on_progress: Callable[[DownloadProgress], None] | None = None,
     http_client: httpx.AsyncClient | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
-    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-    max_retries: int = DEFAULT_MAX_RETRIES,
-    max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S,
-    limits: TilesetLimits | None = None,
-    fsync: bool = False,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    **options: Unpack[DownloadOptions],
 ) -> DownloadResult:
-    """The async form of `download_tileset` (asyncio or trio, through anyio): same arguments,
-    with an async `refresh_href`, client, transport and `sleep`. `on_progress` is called on the
-    event loop."""
-    _check_client(http_client, transport)
-    _check_callables(refresh_href=refresh_href, on_progress=on_progress, sleep=sleep)
-    session = await anyio.to_thread.run_sync(
-        lambda: _Session.open(
-            mesh_href,
-            dest,
-            refresh=refresh_href is not None,
-            concurrency=concurrency,
-            on_progress=on_progress,
-            max_retries=max_retries,
-            max_retry_after_s=max_retry_after_s,
-            limits=limits,
-            fsync=fsync,
-        )
-    )
-    with session:
-        client = http_client or CookielessAsyncClient(
-            transport=transport, timeout=timeout, limits=_pool_limits(concurrency), headers={"User-Agent": USER_AGENT}
-        )
-        try:
-            await _run_async(session, client, refresh_href, concurrency, sleep)
-        finally:
-            if http_client is None:
-                await client.aclose()
+    """The async form of `download_tileset` (asyncio or trio, through anyio): the same
+    arguments, with an async `refresh_href`, client, transport and `sleep`. `on_progress` is
+    called on the event loop."""
+    setup = _Setup(mesh_href, dest, refresh_href, http_client, transport, sleep, options)
+    with await anyio.to_thread.run_sync(setup.open_session) as session:
+        async with setup.storage_client(CookielessAsyncClient) as client:
+            await _run_async(session, client, refresh_href, setup.concurrency, sleep)
         return await anyio.to_thread.run_sync(session.complete)
 
 
@@ -359,55 +331,69 @@ async def _run_async(
 # -- what both drivers share ------------------------------------------------------------------
 
 
-class _Session:
-    """One download's set-up and end: arguments checked, the target directory locked against a
-    second concurrent download, earlier runs' records loaded, the journal open; at the end the
-    completeness check, the manifest, and the state directory removed."""
+class _Setup:
+    """One download's arguments, checked before anything happens (both entry points take the
+    same ones), and what they open: the session (the locked target directory, earlier runs'
+    records, the journal) and the storage client (the caller's, or one of the engine's own)."""
 
     def __init__(
         self,
-        *,
-        dest: Path,
-        state_dir: Path,
-        plan: DownloadPlan,
-        journal: Journal,
-        policy: RetryPolicy,
-        fsync: bool,
-        lock: IO[bytes] | None,
-        leftovers: set[str],
-    ) -> None:
-        self.dest = dest
-        self.state_dir = state_dir
-        self.plan = plan
-        self.journal = journal
-        self.policy = policy
-        self.fsync = fsync
-        self._lock = lock
-        self.leftovers = leftovers  # keys of the partial files an earlier run left (parts directory)
-
-    @classmethod
-    def open(
-        cls,
         mesh_href: str,
         dest: str | os.PathLike[str],
-        *,
-        refresh: bool,
-        concurrency: int,
-        on_progress: Callable[[DownloadProgress], None] | None,
-        max_retries: int,
-        max_retry_after_s: float,
-        limits: TilesetLimits | None,
-        fsync: bool,
-    ) -> _Session:
+        refresh_href: object,
+        http_client: httpx.Client | httpx.AsyncClient | None,
+        transport: object,
+        sleep: object,
+        options: DownloadOptions,
+    ) -> None:
+        unknown = sorted(set(options) - set(DownloadOptions.__annotations__))
+        if unknown:
+            raise InvalidArgumentError(f"unknown download option(s): {', '.join(unknown)}")
+        self.mesh_href = mesh_href
+        self.dest = dest
+        self.refresh = refresh_href is not None
+        self.http_client = http_client
+        self.transport = transport
+        self.on_progress = options.get("on_progress")
+        self.timeout = options.get("timeout", DEFAULT_TIMEOUT)
+        self.fsync = options.get("fsync", False)
+        _check_callables(refresh_href=refresh_href, on_progress=self.on_progress, sleep=sleep)
+        if http_client is not None and transport is not None:
+            raise InvalidArgumentError("pass http_client or transport, not both")
+        if http_client is not None and (http_client.auth is not None or "authorization" in http_client.headers):
+            raise InvalidArgumentError(
+                "the storage client must not carry credentials: the storage link is signed, and the API's token "
+                "must never reach the storage host (pass a client without auth)"
+            )
+        concurrency = options.get("concurrency", DEFAULT_CONCURRENCY)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
             raise InvalidArgumentError(
                 f"concurrency must be an integer from 1 to {MAX_CONCURRENCY}, got {concurrency!r}"
             )
-        policy = RetryPolicy(max_retries=max_retries, max_retry_after_s=max_retry_after_s)  # checks them
+        self.concurrency = concurrency
+        max_retries = options.get("max_retries", DEFAULT_MAX_RETRIES)
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise InvalidArgumentError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+        wait = options.get("max_retry_after_s", DEFAULT_MAX_RETRY_AFTER_S)
+        if isinstance(wait, bool) or not isinstance(wait, int | float) or not math.isfinite(wait) or wait < 0:
+            raise InvalidArgumentError(f"max_retry_after_s must be a finite number >= 0, got {wait!r}")
+        limits = options.get("limits")
         if limits is not None and not isinstance(limits, TilesetLimits):
             raise InvalidArgumentError(f"limits must be a TilesetLimits or None, got {type(limits).__name__}")
-        link = StorageLink.parse(mesh_href)
-        root = target_directory(dest)
+        self.limits = limits or TilesetLimits()
+        # Attempts of one file in a row without progress; no deadline (a large file may take hours).
+        self.policy = RetryPolicy(max_attempts=max_retries + 1, deadline_s=None, retry_after_cap_s=wait)
+
+    def storage_client(self, make: Callable[..., Any]) -> Any:
+        """A context manager giving the storage client: the caller's (left open), or a new one."""
+        if self.http_client is not None:
+            return contextlib.nullcontext(self.http_client)
+        pool = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        return make(transport=self.transport, timeout=self.timeout, limits=pool, headers={"User-Agent": USER_AGENT})
+
+    def open_session(self) -> _Session:
+        link = StorageLink.parse(self.mesh_href)
+        root = target_directory(self.dest)
         state_dir = root / STATE_DIR_NAME
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
@@ -425,11 +411,11 @@ class _Session:
             plan = DownloadPlan(
                 link=link,
                 dest=root,
-                limits=limits or TilesetLimits(),
+                limits=self.limits,
                 records=records.entries,
                 unverified=records.unverified,
-                can_refresh=refresh,
-                on_progress=on_progress,
+                can_refresh=self.refresh,
+                on_progress=self.on_progress,
             )
         except BaseException:  # whatever it is (^C included), the directory is not left locked
             journal.close()
@@ -439,16 +425,32 @@ class _Session:
         logger.info(
             "downloading the tileset of %s into %s (%d known complete files)", link.source, root, len(records.entries)
         )
-        return cls(
+        return _Session(
             dest=root,
             state_dir=state_dir,
             plan=plan,
             journal=journal,
-            policy=policy,
-            fsync=fsync,
+            policy=self.policy,
+            fsync=self.fsync,
             lock=lock,
             leftovers=leftovers,
         )
+
+
+@dataclass(kw_only=True)
+class _Session:
+    """One download between its set-up and its end (`_Setup.open_session`): the target directory
+    locked against a second concurrent download, earlier runs' records loaded, the journal open;
+    at the end the completeness check, the manifest, and the state directory removed."""
+
+    dest: Path
+    state_dir: Path
+    plan: DownloadPlan
+    journal: Journal
+    policy: RetryPolicy
+    fsync: bool
+    lock: IO[bytes] | None
+    leftovers: set[str]  # keys of the partial files an earlier run left (parts directory)
 
     def transfer(self, job: FileJob, *, stopped: Callable[[], bool] = lambda: False) -> FileTransfer:
         return FileTransfer(
@@ -489,8 +491,8 @@ class _Session:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.journal.close()
-        if self._lock is not None:
-            self._lock.close()
+        if self.lock is not None:
+            self.lock.close()
 
 
 def _lock_directory(path: Path, dest: Path) -> IO[bytes] | None:
@@ -512,21 +514,7 @@ def _lock_directory(path: Path, dest: Path) -> IO[bytes] | None:
     return handle
 
 
-def _check_client(http_client: httpx.Client | httpx.AsyncClient | None, transport: object) -> None:
-    if http_client is not None and transport is not None:
-        raise InvalidArgumentError("pass http_client or transport, not both")
-    if http_client is not None and (http_client.auth is not None or "authorization" in http_client.headers):
-        raise InvalidArgumentError(
-            "the storage client must not carry credentials: the storage link is signed, and the API's token "
-            "must never reach the storage host (pass a client without auth)"
-        )
-
-
 def _check_callables(**arguments: object) -> None:
     for name, value in arguments.items():
         if value is not None and not callable(value):
             raise InvalidArgumentError(f"{name} must be callable or None, got {type(value).__name__}")
-
-
-def _pool_limits(concurrency: int) -> httpx.Limits:
-    return httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)

@@ -19,13 +19,13 @@ from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._download_plan import DownloadPlan, FileJob, FileOutcome
-from ._download_retry import RetryPolicy
-from ._exceptions import DownloadError, LinkExpiredError, StorageError, UnsafeTilesetError
-from ._http_client import scrub
-from ._manifest import Journal, ManifestEntry, forget, local_name, local_path, sha256_file
+from .._exceptions import DownloadError, LinkExpiredError, StorageError, UnsafeTilesetError
+from .._redact import REDACTED, redact_text
+from .._retry import RetryPolicy
+from ._disk import forget, local_name, local_path, sha256_file
+from ._manifest import Journal, ManifestEntry
 from ._partial_file import PartialFile, VerdictKind, judge_response
-from ._redact import REDACTED
+from ._plan import DownloadPlan, FileJob, FileOutcome
 from ._storage_link import StorageLink
 from ._tileset import KIND_GLTF, KIND_PLAIN, KIND_TILESET, Reference, parse_gltf, parse_tileset
 
@@ -230,10 +230,10 @@ class FileTransfer:
             )
         if kind is VerdictKind.RETRY:
             wait = verdict.retry_after_s
-            if wait is not None and wait > self._policy.max_retry_after_s:
+            if wait is not None and wait > self._policy.retry_after_cap_s:
                 raise StorageError(
                     f"the storage asked to wait {wait:.0f} s before asking for {url} again ({verdict.reason}), "
-                    f"more than the {self._policy.max_retry_after_s:.0f} s allowed",
+                    f"more than the {self._policy.retry_after_cap_s:.0f} s allowed",
                     status_code=status,
                     url=url,
                     error_code=headers.get("x-ms-error-code"),
@@ -273,7 +273,7 @@ class FileTransfer:
         url = self._link.redacted_url_for(self.job.path)
         progressed = self.partial.offset > self._offset_at_request
         self._failures = 1 if progressed else self._failures + 1
-        if self._failures > self._policy.max_retries:
+        if self._failures >= self._policy.max_attempts:
             raise StorageError(
                 f"giving up on {url} after {self._failures} attempts in a row without progress: {reason}",
                 status_code=status,
@@ -291,10 +291,10 @@ class FileTransfer:
         return Step(StepKind.WAIT, delay_s=delay, reason=reason)
 
     def _scrub(self, text: str) -> str:
-        """`text` (a transport error's message) with URLs redacted (`_http_client.scrub`, as the
+        """`text` (a transport error's message) with URLs redacted (`_redact.redact_text`, as the
         API client does) and, beyond that, every value of the link's query wherever it appears:
         a library may quote the signature outside a URL, or percent-decoded."""
-        text = scrub(text)
+        text = redact_text(text)
         for secret in self._link.secrets():
             text = text.replace(secret, REDACTED)
         return text

@@ -11,14 +11,14 @@ plain file name on every common file system. It runs before anything is fetched 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
-from ._exceptions import InvalidArgumentError, UnsafeTilesetError
-from ._redact import redact_url
+from .._exceptions import InvalidArgumentError, UnsafeTilesetError
+from .._http import check_secure_url
+from .._redact import redact_url
 
 __all__ = [
     "MANIFEST_NAME",
@@ -53,7 +53,6 @@ _WINDOWS_DEVICES = frozenset(
     ["CON", "PRN", "AUX", "NUL"] + [f"COM{i}" for i in range(1, 10)] + [f"LPT{i}" for i in range(1, 10)]
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
 @dataclass(frozen=True)
@@ -71,23 +70,14 @@ class StorageLink:
     def parse(cls, href: str, *, generation: int = 0) -> StorageLink:
         """Parse an export's `_links.mesh.href`. Raises InvalidArgumentError for anything that is
         not an https URL (http only on a loopback host, for local services) without credentials."""
-        if not isinstance(href, str) or not href.strip():
-            raise InvalidArgumentError(f"the storage link must be a non-empty URL string, got {type(href).__name__}")
+        href = check_secure_url(href, what="the storage link")  # the one rule: https, or http on loopback
         try:
-            parts = urlsplit(href.strip())
-            host = parts.hostname
+            parts = urlsplit(href)
+            host = parts.hostname or ""
             port = parts.port
         except ValueError as exc:
             raise InvalidArgumentError(f"the storage link {redact_url(href)} is not a valid URL") from exc
         scheme = parts.scheme.lower()
-        if scheme not in ("https", "http") or not host:
-            raise InvalidArgumentError(f"the storage link {redact_url(href)} is not an absolute http(s) URL")
-        if scheme == "http" and not _is_loopback(host):
-            raise InvalidArgumentError(
-                f"the storage link {redact_url(href)} uses plain http; only https is accepted (http only on loopback)"
-            )
-        if parts.username is not None or parts.password is not None:
-            raise InvalidArgumentError(f"the storage link {redact_url(href)} carries credentials in its authority")
         host_part = f"[{host}]" if ":" in host else host
         default_port = 443 if scheme == "https" else 80
         netloc = host_part if port in (None, default_port) else f"{host_part}:{port}"
@@ -243,12 +233,3 @@ def _whole_path_problem(path: str, first: str) -> str | None:
     if first.casefold() in _RESERVED_TOP_NAMES:
         return "collides with a name the downloader reserves for its own files"
     return None
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -16,14 +16,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._exceptions import (
+from .._exceptions import (
     DownloadError,
     IncompleteDownloadError,
     InvalidArgumentError,
     LinkExpiredError,
     UnsafeTilesetError,
 )
-from ._manifest import ManifestEntry, forget, local_path
+from ._disk import forget, local_path
+from ._manifest import ManifestEntry
 from ._storage_link import ROOT_TILESET, StorageLink, resolve_reference
 from ._tileset import KIND_PLAIN, KIND_TILESET, Reference, TilesetLimits, file_kind
 
@@ -385,9 +386,7 @@ class DownloadPlan:
                 missing.append(path)
         if missing:
             raise IncompleteDownloadError(
-                f"{len(missing)} of {len(self._jobs)} files the tileset references are not on disk in {self.dest}: "
-                + ", ".join(missing[:10])
-                + (" ..." if len(missing) > 10 else ""),
+                f"{len(missing)} of {len(self._jobs)} files the tileset references are not on disk in {self.dest}",
                 missing=missing,
             )
         return sorted(self._finished.values())

@@ -26,7 +26,6 @@ from another source are ignored.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -36,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._exceptions import DownloadError, IncompleteDownloadError, InvalidArgumentError
+from .._exceptions import DownloadError, IncompleteDownloadError
+from ._disk import APPEND_FLAGS, boot_id, fsync_directory, local_path, sha256_file, target_directory, write_all
 from ._storage_link import MANIFEST_NAME, ROOT_TILESET, path_problem
 
 __all__ = [
@@ -54,7 +54,6 @@ __all__ = [
 MANIFEST_FORMAT = "itwin-mesh-export.manifest"
 MANIFEST_VERSION = 1
 JOURNAL_NAME = "completed.jsonl"
-_HASH_CHUNK_BYTES = 1024 * 1024
 
 logger = logging.getLogger("itwin_mesh_export.download")
 
@@ -66,60 +65,6 @@ class ManifestEntry:
     path: str
     size: int
     sha256: str
-
-
-# A file opened to be appended to (created if missing), never inherited by a child process.
-APPEND_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
-
-
-def local_name(dest: str | Path, path: str) -> str:
-    """Where a tileset file (`path`, relative, "/"-separated, checked safe) lands under `dest`.
-    A str: the download engine handles thousands of small files, and a Path costs ~µs each."""
-    return os.path.join(dest, *path.split("/"))
-
-
-def target_directory(dest: object) -> Path:
-    """The caller's target directory as a Path. Raises InvalidArgumentError for anything that
-    cannot name a directory (not a str or os.PathLike of str, a NUL character)."""
-    try:
-        if not isinstance(dest, str | os.PathLike):
-            raise TypeError
-        root = Path(dest)
-    except TypeError:
-        raise InvalidArgumentError(f"dest must be a str or os.PathLike path, got {type(dest).__name__}") from None
-    if "\x00" in str(root):
-        raise InvalidArgumentError(f"dest contains a NUL character: {str(root)!r}")
-    return root
-
-
-def local_path(dest: Path, path: str) -> Path:
-    return Path(local_name(dest, path))
-
-
-def write_all(fd: int, data: bytes) -> None:
-    """os.write until every byte is written (a short write happens; a full disk raises OSError
-    on the next call)."""
-    written = os.write(fd, data)
-    while written < len(data):
-        written += os.write(fd, memoryview(data)[written:])
-
-
-def forget(dest: Path, path: str) -> None:
-    """Remove a file that must not count as downloaded (its contents were refused). Best effort:
-    the file is also absent from the manifest, which is only written once all is well."""
-    try:
-        local_path(dest, path).unlink(missing_ok=True)
-    except OSError:
-        logger.warning("could not remove %s after refusing its contents", path)
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 (hex) of a file. Raises OSError when it cannot be read."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_HASH_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class Journal:
@@ -189,15 +134,6 @@ class Records:
     journal_matches: bool
 
 
-def boot_id() -> str | None:
-    """This boot's id (Linux), to tell whether files written by an earlier run may have been
-    lost in a power cut since; None elsewhere."""
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip() or None
-    except OSError:
-        return None
-
-
 def load_records(dest: Path, state_dir: Path, *, source: str) -> Records:
     """Files earlier runs finished for this source, from the manifest then the journal."""
     records: dict[str, ManifestEntry] = {}
@@ -241,7 +177,7 @@ def write_manifest(dest: Path, *, source: str, entries: Iterable[ManifestEntry],
             os.fsync(f.fileno())
     os.replace(temporary, target)
     if fsync:
-        _fsync_directory(dest)
+        fsync_directory(dest)
     return target
 
 
@@ -281,10 +217,7 @@ def verify_download(dest: str | os.PathLike[str]) -> list[ManifestEntry]:
             bad.append(entry.path)
     if bad:
         raise IncompleteDownloadError(
-            f"{len(bad)} of {len(entries)} files in {root} are missing or differ from the manifest: "
-            + ", ".join(bad[:10])
-            + (" ..." if len(bad) > 10 else ""),
-            missing=bad,
+            f"{len(bad)} of {len(entries)} files in {root} are missing or differ from the manifest", missing=bad
         )
     return entries
 
@@ -321,16 +254,3 @@ def _read_json(path: Path) -> object:
         return json.loads(path.read_bytes())
     except (OSError, ValueError, RecursionError):
         return None
-
-
-def _fsync_directory(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # platforms (Windows) where a directory cannot be opened: nothing to sync
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -37,9 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._exceptions import DownloadError, StorageError, UnsafeTilesetError
-from ._manifest import APPEND_FLAGS, ManifestEntry, local_name, write_all
-from ._retry import RETRY_STATUSES, retry_after_s
+from .._exceptions import DownloadError, StorageError, UnsafeTilesetError
+from .._http import retry_after_s
+from .._retry import RETRY_STATUSES
+from ._disk import APPEND_FLAGS, local_name, write_all
+from ._manifest import ManifestEntry
 
 __all__ = ["PartialFile", "Verdict", "VerdictKind", "judge_response", "leftover_keys", "part_key"]
 
