@@ -86,6 +86,13 @@ def _detail(code: str, message: str, target: str) -> dict[str, str]:
     return {"code": code, "message": message, "target": target}
 
 
+def _unprocessable(message: str, detail_code: str, bad: _BadQuery | _BadBody) -> Answer:
+    """422 InvalidMeshExportRequest with one detail naming the parameter (or body field) and why."""
+    return Answer(
+        422, bentley_error("InvalidMeshExportRequest", message, [_detail(detail_code, bad.message, bad.target)])
+    )
+
+
 RATE_LIMITED = bentley_error(
     "RateLimitExceeded", "The client sent more requests than allowed by this API for the current tier of the client."
 )
@@ -429,14 +436,7 @@ async def get_exports(ctx: ServiceContext, request: Request, fault: Fault | None
     try:
         query, top, skip, full, cdn = _list_arguments(request)
     except _BadQuery as bad:
-        return Answer(
-            422,
-            bentley_error(
-                "InvalidMeshExportRequest",
-                "Cannot list exports.",
-                [_detail("InvalidParameter", bad.message, bad.target)],
-            ),
-        )
+        return _unprocessable("Cannot list exports.", "InvalidParameter", bad)
     size = min(top if top is not None else ctx.config.default_page_size, ctx.config.max_page_size)
     total, page = ctx.exports.page(query, skip, size)
     expired = fault is not None and fault.kind is FaultKind.EXPIRED_SIGNATURE
@@ -536,14 +536,7 @@ async def start_export(ctx: ServiceContext, request: Request, fault: Fault | Non
     try:
         imodel_id, changeset_id, export_type, tiler = _start_arguments(await request.body())
     except _BadBody as bad:
-        return Answer(
-            422,
-            bentley_error(
-                "InvalidMeshExportRequest",
-                "Cannot create export job.",
-                [_detail("InvalidRequestBody", bad.message, bad.target)],
-            ),
-        )
+        return _unprocessable("Cannot create export job.", "InvalidRequestBody", bad)
     if not ctx.exports.imodel_exists(imodel_id):
         return Answer(404, IMODEL_NOT_FOUND)
     record = ctx.exports.start(imodel_id, changeset_id, export_type, tiler)

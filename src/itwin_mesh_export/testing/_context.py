@@ -63,6 +63,7 @@ class ServiceContext:
             self._requests.append(record)
 
     def requests(self) -> list[RequestRecord]:
+        """Every request recorded since the start (or the last clear), oldest first."""
         with self._lock:
             return list(self._requests)
 
@@ -76,6 +77,7 @@ class ServiceContext:
             self._storage_authorization.append(value)
 
     def storage_authorization_headers(self) -> list[str]:
+        """Every Authorization header the storage saw (there should be none: links are signed)."""
         with self._lock:
             return list(self._storage_authorization)
 

@@ -255,6 +255,7 @@ class LocalMeshExportService:
 
     @property
     def running(self) -> bool:
+        """Started, and not stopped since."""
         return self._thread is not None and self._thread.is_alive() and not self._stopped
 
     # ---- where things are ----
@@ -271,10 +272,12 @@ class LocalMeshExportService:
 
     @property
     def token_url(self) -> str:
+        """The OAuth2 token endpoint (client credentials), on the API's origin."""
         return self._context.api_origin + "/connect/token"
 
     @property
     def admin_url(self) -> str:
+        """The admin endpoints (faults, clock, tokens, exports, request log): `_admin.py`."""
         return self._context.api_origin + "/_admin"
 
     @property
@@ -289,6 +292,7 @@ class LocalMeshExportService:
 
     @property
     def port(self) -> int:
+        """The API's port (storage and CDN have their own)."""
         return int(self.api_origin.rsplit(":", 1)[1])
 
     # ---- credentials ----

@@ -23,6 +23,8 @@ SCOPE = "itwin-platform"
 
 @dataclass(frozen=True)
 class TokenGrant:
+    """A token issued: what the token endpoint answers (RFC 6749, 5.1)."""
+
     access_token: str
     expires_in: int
     scope: str
